@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// One target per level of the stack; each imports only what is below it.
+//   CBLAS/CPNG/CGIF/CZlib -> Tensor -> NN -> ModelIO -> Latent/Training -> ForgerCLI -> forger
+// Imaging sits beside the stack and imports only the C shims.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Forger",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "forger", targets: ["forger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CGIF", path: "Sources/CGIF"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
+
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimised),
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: optimised),
+        .target(name: "ModelIO", dependencies: ["Tensor", "NN", "CZlib"], swiftSettings: optimised),
+        .target(name: "Latent", dependencies: ["Tensor", "NN", "ModelIO"], swiftSettings: optimised),
+        .target(name: "Imaging", dependencies: ["CPNG", "CGIF"], swiftSettings: optimised),
+        .target(name: "Training", dependencies: ["Tensor", "NN", "ModelIO", "Imaging"], swiftSettings: optimised),
+        .target(name: "ForgerCLI", dependencies: [
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "forger", dependencies: ["ForgerCLI"]),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelIOTests", dependencies: ["Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "LatentTests", dependencies: ["Tensor", "NN", "Latent"]),
+        .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
+    ],
+    // Swift 5 mode: the engine shares buffers across worker threads by design (disjoint ranges).
+    swiftLanguageModes: [.v5]
+)

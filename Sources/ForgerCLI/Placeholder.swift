@@ -1,0 +1,1 @@
+public struct Forger { public static func main() {} }

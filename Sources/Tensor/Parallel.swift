@@ -1,0 +1,32 @@
+import Dispatch
+
+/// Splits `count` independent items over the machine's cores.
+public enum Parallel {
+    nonisolated(unsafe) public static var workerCount: Int = {
+        let cores = sysconfCores()
+        return max(1, cores)
+    }()
+
+    /// Calls `body(range, worker)` for contiguous chunks of `0..<count`, one chunk per worker.
+    /// `worker` indexes per-worker scratch buffers. Runs inline when one worker suffices.
+    public static func forChunks(_ count: Int, maxWorkers: Int? = nil,
+                                 _ body: (Range<Int>, Int) -> Void) {
+        let workers = min(count, maxWorkers ?? workerCount)
+        if workers <= 1 {
+            if count > 0 { body(0..<count, 0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = count * w / workers, hi = count * (w + 1) / workers
+            if lo < hi { body(lo..<hi, w) }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+private func sysconfCores() -> Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+#else
+import Foundation
+private func sysconfCores() -> Int { ProcessInfo.processInfo.activeProcessorCount }
+#endif

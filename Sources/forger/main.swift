@@ -1,0 +1,2 @@
+import ForgerCLI
+Forger.main()
