@@ -1,0 +1,358 @@
+import Foundation
+
+/// A leaf of a latent expression: a seed, or a name resolved by the caller (a named latent from
+/// a file, or an attribute vector from a library).
+public enum LatentAtom: Hashable, Sendable, CustomStringConvertible {
+    case seed(UInt64)
+    case name(String)
+
+    public var description: String {
+        switch self {
+        case .seed(let s): return "seed:\(s)"
+        case .name(let n): return n
+        }
+    }
+}
+
+/// A parse error with its 1-based column; `description` shows the source with a caret:
+///
+///     expected ',' or ')' at column 20
+///       mean(seed:1, seed:2
+///                          ^
+public struct ExpressionError: Error, Equatable, CustomStringConvertible {
+    public let message: String
+    /// 1-based, counted in Characters; one past the end for errors at the end of the input.
+    public let column: Int
+    public let source: String
+
+    public var description: String {
+        "\(message) at column \(column)\n  \(source)\n  \(String(repeating: " ", count: max(0, column - 1)))^"
+    }
+}
+
+/// Latent arithmetic as in the DCGAN paper, e.g.
+/// `mean(seed:1, seed:2, seed:3) - mean(seed:4, seed:5) + 0.5*mean(seed:7, seed:8) + smile`.
+///
+/// Grammar (numbers only scale latents; two latents are never multiplied):
+///
+///     expr    := term (('+' | '-') term)*
+///     term    := unary (('*' | '/') unary)*      -- number*latent, latent*number, latent/number
+///     unary   := ('-' | '+') unary | primary
+///     primary := NUMBER | '(' expr ')' | 'mean' '(' expr (',' expr)* ')' | 'seed' ':' INTEGER | NAME
+///
+/// NAME is a letter or '_' followed by letters, digits or '_'. Constant subexpressions such as
+/// `2*3` or `-(0.5)` fold into one coefficient.
+public indirect enum LatentExpression: Equatable, Sendable, CustomStringConvertible {
+    public typealias Atom = LatentAtom
+
+    case atom(LatentAtom)
+    case mean([LatentExpression])
+    case sum(LatentExpression, LatentExpression)
+    case difference(LatentExpression, LatentExpression)
+    case negate(LatentExpression)
+    case scale(LatentExpression, Double)
+
+    /// Parses a whole expression; throws `ExpressionError`.
+    public static func parse(_ source: String) throws -> LatentExpression {
+        var parser = try ExpressionParser(source)
+        return try parser.parseAll()
+    }
+
+    /// Evaluates in Double, rounding to Float once at the end. Throws what `resolve` throws,
+    /// or `LatentError.invalidOption` when the latents differ in size.
+    public func evaluate(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Float] {
+        try evaluateDouble(resolve).map { Float($0) }
+    }
+
+    private func evaluateDouble(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Double] {
+        func same(_ a: [Double], _ b: [Double]) throws {
+            guard a.count == b.count else {
+                throw LatentError.invalidOption("latents in the expression differ in size: \(a.count) and \(b.count)")
+            }
+        }
+        switch self {
+        case .atom(let atom): return try resolve(atom).map(Double.init)
+        case .mean(let items):
+            var acc = try items[0].evaluateDouble(resolve)
+            for item in items.dropFirst() {
+                let v = try item.evaluateDouble(resolve)
+                try same(acc, v)
+                for i in 0..<acc.count { acc[i] += v[i] }
+            }
+            return acc.map { $0 / Double(items.count) }
+        case let .sum(a, b), let .difference(a, b):
+            let x = try a.evaluateDouble(resolve), y = try b.evaluateDouble(resolve)
+            try same(x, y)
+            if case .sum = self { return zip(x, y).map { $0 + $1 } }
+            return zip(x, y).map { $0 - $1 }
+        case .negate(let a): return try a.evaluateDouble(resolve).map { -$0 }
+        case let .scale(a, s): return try a.evaluateDouble(resolve).map { $0 * s }
+        }
+    }
+
+    /// One signed, scaled term of the top-level sum, for figures that show each operand's
+    /// exemplars and their mean (DCGAN paper, figure 7).
+    public struct Operand: Equatable, Sendable {
+        public var coefficient: Double
+        /// An `.atom` or a `.mean`.
+        public var term: LatentExpression
+        /// A mean's items, or the atom itself.
+        public var exemplars: [LatentExpression] {
+            if case .mean(let items) = term { return items }
+            return [term]
+        }
+    }
+
+    /// The additive operands, with signs and scales (including those around parentheses)
+    /// distributed onto them: `a - 0.5*(b + mean(c, d))` gives (1, a), (-0.5, b),
+    /// (-0.5, mean(c, d)). The expression's value is the sum of coefficient * term.
+    public var operands: [Operand] {
+        var out: [Operand] = []
+        func collect(_ e: LatentExpression, _ k: Double) {
+            switch e {
+            case .atom, .mean: out.append(Operand(coefficient: k, term: e))
+            case let .sum(a, b): collect(a, k); collect(b, k)
+            case let .difference(a, b): collect(a, k); collect(b, -k)
+            case .negate(let a): collect(a, -k)
+            case let .scale(a, s): collect(a, k * s)
+            }
+        }
+        collect(self, 1)
+        return out
+    }
+
+    /// Every atom, in reading order, repeats included.
+    public var atoms: [LatentAtom] {
+        switch self {
+        case .atom(let a): return [a]
+        case .mean(let items): return items.flatMap(\.atoms)
+        case let .sum(a, b), let .difference(a, b): return a.atoms + b.atoms
+        case .negate(let a), .scale(let a, _): return a.atoms
+        }
+    }
+
+    /// Canonical text that parses back to the same expression.
+    public var description: String {
+        func wrapped(_ e: LatentExpression) -> String {
+            switch e {
+            case .sum, .difference, .negate, .scale: return "(\(e))"
+            default: return e.description
+            }
+        }
+        switch self {
+        case .atom(let a): return a.description
+        case .mean(let items): return "mean(" + items.map(\.description).joined(separator: ", ") + ")"
+        case let .sum(a, b): return "\(a) + \(wrappedRight(b))"
+        case let .difference(a, b): return "\(a) - \(wrappedRight(b))"
+        case .negate(let a): return "-" + wrapped(a)
+        case let .scale(a, s): return LatentExpression.format(s) + "*" + wrapped(a)
+        }
+    }
+
+    private func wrappedRight(_ e: LatentExpression) -> String {
+        switch e {
+        case .sum, .difference: return "(\(e))"
+        default: return e.description
+        }
+    }
+
+    static func format(_ x: Double) -> String {
+        if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
+        let text = "\(x)"
+        return x < 0 ? "(\(text))" : text
+    }
+}
+
+// MARK: - Tokenizer and parser
+
+private struct Token {
+    enum Kind: Equatable {
+        case number(Double), name(String)
+        case plus, minus, star, slash, open, close, comma, colon, end
+    }
+    var kind: Kind
+    var column: Int
+    var text: String
+}
+
+private struct ExpressionParser {
+    /// A parsed subexpression: a constant or a latent, with where it started.
+    enum Value {
+        case number(Double)
+        case latent(LatentExpression)
+    }
+
+    let source: String
+    var tokens: [Token] = []
+    var position = 0
+
+    init(_ source: String) throws {
+        self.source = source
+        let chars = Array(source)
+        var i = 0
+        func isNameStart(_ c: Character) -> Bool { c == "_" || (c.isASCII && c.isLetter) }
+        func isNamePart(_ c: Character) -> Bool { isNameStart(c) || (c.isASCII && c.isNumber) }
+        func isDigit(_ c: Character) -> Bool { c.isASCII && c.isNumber }
+        while i < chars.count {
+            let c = chars[i], column = i + 1
+            if c.isWhitespace { i += 1; continue }
+            let single: Token.Kind? = [
+                "+": .plus, "-": .minus, "*": .star, "/": .slash,
+                "(": .open, ")": .close, ",": .comma, ":": .colon,
+            ][c]
+            if let kind = single {
+                tokens.append(Token(kind: kind, column: column, text: String(c)))
+                i += 1
+            } else if isDigit(c) || (c == "." && i + 1 < chars.count && isDigit(chars[i + 1])) {
+                var j = i
+                while j < chars.count, isDigit(chars[j]) || chars[j] == "." { j += 1 }
+                if j < chars.count, chars[j] == "e" || chars[j] == "E" {
+                    var k = j + 1
+                    if k < chars.count, chars[k] == "+" || chars[k] == "-" { k += 1 }
+                    if k < chars.count, isDigit(chars[k]) {
+                        j = k
+                        while j < chars.count, isDigit(chars[j]) { j += 1 }
+                    }
+                }
+                let text = String(chars[i..<j])
+                guard let value = Double(text), value.isFinite else {
+                    throw ExpressionError(message: "malformed number '\(text)'", column: column, source: source)
+                }
+                tokens.append(Token(kind: .number(value), column: column, text: text))
+                i = j
+            } else if isNameStart(c) {
+                var j = i
+                while j < chars.count, isNamePart(chars[j]) { j += 1 }
+                let text = String(chars[i..<j])
+                tokens.append(Token(kind: .name(text), column: column, text: text))
+                i = j
+            } else {
+                throw ExpressionError(message: "unexpected character '\(c)'", column: column, source: source)
+            }
+        }
+        tokens.append(Token(kind: .end, column: chars.count + 1, text: ""))
+    }
+
+    var current: Token { tokens[position] }
+    var next: Token { tokens[min(position + 1, tokens.count - 1)] }
+
+    func fail(_ message: String, at column: Int) -> ExpressionError {
+        ExpressionError(message: message, column: column, source: source)
+    }
+
+    mutating func parseAll() throws -> LatentExpression {
+        let start = current.column
+        let value = try parseExpr()
+        guard current.kind == .end else {
+            throw fail("unexpected '\(current.text)'; expected +, -, *, / or the end", at: current.column)
+        }
+        guard case .latent(let e) = value else {
+            throw fail("the expression is a number, not a latent", at: start)
+        }
+        return e
+    }
+
+    mutating func parseExpr() throws -> Value {
+        var left = try parseTerm()
+        while current.kind == .plus || current.kind == .minus {
+            let op = current
+            position += 1
+            let right = try parseTerm()
+            switch (left, right) {
+            case let (.number(x), .number(y)): left = .number(op.kind == .plus ? x + y : x - y)
+            case let (.latent(a), .latent(b)): left = .latent(op.kind == .plus ? .sum(a, b) : .difference(a, b))
+            default:
+                throw fail("cannot add a number and a latent; numbers only scale latents (use '*')", at: op.column)
+            }
+        }
+        return left
+    }
+
+    mutating func parseTerm() throws -> Value {
+        var left = try parseUnary()
+        while current.kind == .star || current.kind == .slash {
+            let op = current
+            position += 1
+            let rightColumn = current.column
+            let right = try parseUnary()
+            if op.kind == .star {
+                switch (left, right) {
+                case let (.number(x), .number(y)): left = .number(x * y)
+                case let (.number(s), .latent(e)), let (.latent(e), .number(s)): left = .latent(.scale(e, s))
+                case (.latent, .latent):
+                    throw fail("cannot multiply two latents; one side of '*' must be a number", at: op.column)
+                }
+            } else {
+                guard case .number(let d) = right else {
+                    throw fail("'/' must be followed by a number", at: rightColumn)
+                }
+                guard d != 0 else { throw fail("division by zero", at: rightColumn) }
+                switch left {
+                case .number(let x): left = .number(x / d)
+                case .latent(let e): left = .latent(.scale(e, 1 / d))
+                }
+            }
+        }
+        return left
+    }
+
+    mutating func parseUnary() throws -> Value {
+        if current.kind == .minus {
+            position += 1
+            switch try parseUnary() {
+            case .number(let x): return .number(-x)
+            case .latent(let e): return .latent(.negate(e))
+            }
+        }
+        if current.kind == .plus {
+            position += 1
+            return try parseUnary()
+        }
+        return try parsePrimary()
+    }
+
+    mutating func parsePrimary() throws -> Value {
+        let token = current
+        switch token.kind {
+        case .number(let x):
+            position += 1
+            return .number(x)
+        case .open:
+            position += 1
+            let inner = try parseExpr()
+            guard current.kind == .close else { throw fail("expected ')'", at: current.column) }
+            position += 1
+            return inner
+        case .name("mean") where next.kind == .open:
+            position += 2
+            var items: [LatentExpression] = []
+            while true {
+                let column = current.column
+                guard case .latent(let e) = try parseExpr() else {
+                    throw fail("mean(...) takes latents, not numbers", at: column)
+                }
+                items.append(e)
+                if current.kind == .comma { position += 1; continue }
+                guard current.kind == .close else { throw fail("expected ',' or ')'", at: current.column) }
+                position += 1
+                return .latent(.mean(items))
+            }
+        case .name("seed") where next.kind == .colon:
+            position += 2
+            let seedToken = current
+            guard case .number = seedToken.kind else {
+                throw fail("expected a seed number after 'seed:'", at: seedToken.column)
+            }
+            guard let seed = UInt64(seedToken.text) else {
+                throw fail("a seed must be a whole number from 0 to \(UInt64.max)", at: seedToken.column)
+            }
+            position += 1
+            return .latent(.atom(.seed(seed)))
+        case .name(let name):
+            position += 1
+            return .latent(.atom(.name(name)))
+        default:
+            throw fail("expected a latent, a number or '('", at: token.column)
+        }
+    }
+}
