@@ -1,2 +1,3 @@
 import ForgerCLI
-Forger.main()
+
+Forger.run()

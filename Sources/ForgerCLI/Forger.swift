@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+import Tensor
+
+/// The `forger` command: explore what trained GAN generators have learned.
+public struct Forger: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "forger",
+        abstract: "Explore trained GAN generators: sample, walk, sweep, and do arithmetic on latents.",
+        subcommands: [Info.self, Models.self, Sample.self])
+
+    public init() {}
+
+    /// Entry point used by the executable: single-threaded BLAS, Forger parallelises itself.
+    public static func run(arguments: [String]? = nil) {
+        Gemm.useSingleThreadedBLAS()
+        main(arguments)
+    }
+}
+
+/// An error for the user: printed as `error: <message>`, exit code 1.
+struct UserError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

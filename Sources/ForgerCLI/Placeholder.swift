@@ -1,1 +1,0 @@
-public struct Forger { public static func main() {} }
