@@ -11,8 +11,13 @@ struct Info: ParsableCommand {
     @OptionGroup var target: ModelArgument
 
     func run() throws {
-        let model = try target.load()
-        print(Self.report(model))
+        let dir = try ModelCatalog.resolve(target.model)
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent(ModelStore.weightsFile).path) {
+            print(Self.report(try ModelStore.load(dir)))
+        } else {
+            // A manifest alone still has an architecture worth showing.
+            print(Self.report(try ModelStore.loadArchitecture(dir)))
+        }
     }
 
     static func report(_ model: LoadedModel) -> String {
@@ -20,7 +25,8 @@ struct Info: ParsableCommand {
         var lines: [String] = []
         lines.append("\(m.name)" + (m.description.isEmpty ? "" : " — \(m.description)"))
         lines.append("  directory  \(model.directory.path)")
-        lines.append("  weights    sha256 \(model.weightsHash.prefix(16))…")
+        lines.append(model.weightsHash.isEmpty ? "  weights    missing (\(ModelStore.weightsFile) not found): architecture only"
+                                               : "  weights    sha256 \(model.weightsHash.prefix(16))…")
         lines.append("  latent     \(m.latentSize) values, \(m.distribution.summary), viewed as \(describeShape(g.inputShape))")
         if let c = m.conditioning {
             lines.append("  classes    \(c.classes) (\(c.join.rawValue)); labels: \(c.labels?.joined(separator: ", ") ?? "0..<\(c.classes)")")

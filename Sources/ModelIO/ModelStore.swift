@@ -40,6 +40,20 @@ public enum ModelStore {
                            weightsHash: SHA256.hex(weightsData))
     }
 
+    /// The architecture of a model directory whose weights file is absent: the manifest
+    /// compiled with placeholder tensors, so shapes and counts can be shown.
+    public static func loadArchitecture(_ directory: URL) throws -> LoadedModel {
+        let manifestURL = directory.appendingPathComponent(manifestFile)
+        let manifestData: Data
+        do { manifestData = try Data(contentsOf: manifestURL) } catch {
+            throw ModelError.cannotRead(path: manifestURL.path, reason: "no readable \(manifestFile) in \(directory.path)")
+        }
+        let manifest = try ModelManifest.parse(manifestData, path: manifestURL.path)
+        let generator = try build(manifest, tensors: placeholderTensors(for: manifest),
+                                  path: "placeholder weights", manifestPath: manifestURL.path)
+        return LoadedModel(directory: directory, manifest: manifest, generator: generator, weightsHash: "")
+    }
+
     /// Compiles a manifest and its tensors into a generator, checking every tensor and shape.
     public static func build(_ manifest: ModelManifest, tensors: [String: TensorRecord],
                              path: String, manifestPath: String) throws -> Generator {
@@ -112,6 +126,30 @@ public enum ModelStore {
             throw ModelError.outputMismatch(path: manifestPath, declared: declared, computed: generator.outputShape)
         }
         return generator
+    }
+
+    /// Tensors of the shapes a manifest's layers expect (zeros; unit running variance), to
+    /// inspect an architecture whose weights are not at hand.
+    public static func placeholderTensors(for manifest: ModelManifest) -> [String: TensorRecord] {
+        var t: [String: TensorRecord] = [:]
+        func add(_ name: String?, _ shape: [Int], fill: Float = 0) {
+            if let name { t[name] = TensorRecord(dtype: .f32, shape: shape, values: [Float](repeating: fill, count: shape.reduce(1, *))) }
+        }
+        if let c = manifest.conditioning {
+            var joined = manifest.latentShape?.reduce(1, *) ?? manifest.latentSize
+            if manifest.latentShape == nil, case .linear(let inFeatures, _, _, _)? = manifest.layers.first { joined = inFeatures }
+            add(c.embedding, [c.classes, c.join == .multiply ? manifest.latentSize : max(1, joined - manifest.latentSize)])
+        }
+        for layer in manifest.layers {
+            switch layer {
+            case .linear(let i, let o, let w, let b): add(w, [o, i]); add(b, [o])
+            case .conv2d(let g, let w, let b): add(w, [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]); add(b, [g.outChannels])
+            case .convTranspose2d(let g, let w, let b): add(w, [g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]); add(b, [g.outChannels])
+            case .batchNorm(let f, _, let w, let b, let m, let v): add(w, [f]); add(b, [f]); add(m, [f]); add(v, [f], fill: 1)
+            default: break
+            }
+        }
+        return t
     }
 
     /// Writes a model directory atomically: both files go into a temporary sibling directory,

@@ -65,27 +65,10 @@ final class ParityTests: XCTestCase {
     func testFullDCGANMultiplyAdds() throws {
         let dir = Self.fixture("dcgan_full")
         let manifest = try ModelManifest.parse(Data(contentsOf: dir.appendingPathComponent("model.json")), path: "dcgan_full")
-        let tensors = zeroTensors(for: manifest)
+        let tensors = ModelStore.placeholderTensors(for: manifest)
         let g = try ModelStore.build(manifest, tensors: tensors, path: "zeros", manifestPath: "dcgan_full")
         XCTAssertEqual(g.multiplyAddsPerImage, try Self.expected("dcgan_full").multiply_adds)
         XCTAssertEqual(g.multiplyAddsPerImage, 104_628_224)
     }
 }
 
-/// Zero-valued tensors with the shapes a manifest's layers expect.
-func zeroTensors(for manifest: ModelManifest) -> [String: TensorRecord] {
-    var t: [String: TensorRecord] = [:]
-    func add(_ name: String?, _ shape: [Int], fill: Float = 0) {
-        if let name { t[name] = TensorRecord(dtype: .f32, shape: shape, values: [Float](repeating: fill, count: shape.reduce(1, *))) }
-    }
-    for layer in manifest.layers {
-        switch layer {
-        case .linear(let i, let o, let w, let b): add(w, [o, i]); add(b, [o])
-        case .conv2d(let g, let w, let b): add(w, [g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]); add(b, [g.outChannels])
-        case .convTranspose2d(let g, let w, let b): add(w, [g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]); add(b, [g.outChannels])
-        case .batchNorm(let f, _, let w, let b, let m, let v): add(w, [f]); add(b, [f]); add(m, [f]); add(v, [f], fill: 1)
-        default: break
-        }
-    }
-    return t
-}

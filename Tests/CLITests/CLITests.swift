@@ -1,0 +1,117 @@
+import XCTest
+import Foundation
+import Imaging
+import Tensor
+@testable import ForgerCLI
+
+/// Commands in-process (parse, then run), plus a few runs of the built binary for exit codes.
+final class CLITests: XCTestCase {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static func fixture(_ name: String) -> String {
+        packageRoot.appendingPathComponent("Tests/NNTests/Fixtures/\(name)").path
+    }
+
+    var tmp: URL!
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+
+    func run(_ args: [String]) throws {
+        var command = try Forger.parseAsRoot(args)
+        try command.run()
+    }
+
+    func testInfoReportsMultiplyAddsOfTheFullDCGAN() throws {
+        let report = Info.report(try ModelIO_loadArchitecture(Self.fixture("dcgan_full")))
+        XCTAssertTrue(report.contains("104,628,224 multiply-adds per image"), report)
+        XCTAssertTrue(report.contains("3,576,704"), "parameter total")
+    }
+
+    func testSampleWritesRawOutputsEqualToPyTorch() throws {
+        let dir = Self.fixture("theano_mnist")
+        let out = tmp.appendingPathComponent("y.npy").path
+        try run(["sample", dir, "--latents", dir + "/input.npy", "--out-npy", out, "--quiet"])
+        let got = try NPY.read(URL(fileURLWithPath: out))
+        let want = try NPY.read(URL(fileURLWithPath: dir + "/expected.npy"))
+        XCTAssertEqual(got.shape, [4, 1, 28, 28])
+        XCTAssertLessThan(maxAbsDifference(got, want), 1e-4)
+    }
+
+    func testSampleGridIsDeterministicAndSized() throws {
+        let a = tmp.appendingPathComponent("a.png").path, b = tmp.appendingPathComponent("b.png").path
+        try run(["sample", Self.fixture("dcgan_small"), "-n", "6", "--seed", "7", "--columns", "3", "--scale", "1", "-o", a, "-q"])
+        try run(["sample", Self.fixture("dcgan_small"), "-n", "6", "--seed", "7", "--columns", "3", "--scale", "1", "-o", b, "-q"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
+        let image = try PNG.read(URL(fileURLWithPath: a))
+        XCTAssertEqual(image.channels, 3)
+        XCTAssertEqual(image.width, 3 * 64 + 4 * 2)
+        XCTAssertEqual(image.height, 2 * 64 + 3 * 2)
+    }
+
+    func testSampleRefusesLatentsOfTheWrongSize() throws {
+        let dir = Self.fixture("mlp")
+        XCTAssertThrowsError(try run(["sample", dir, "--latents", Self.fixture("theano_mnist") + "/input.npy",
+                                      "--out-npy", tmp.appendingPathComponent("y.npy").path])) { error in
+            XCTAssertTrue("\(error)".contains("shape (4, 16) does not fit model 'mlp', which takes (N, 8)"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("y.npy").path))
+    }
+
+    func testSampleNeedsAnOutput() {
+        XCTAssertThrowsError(try Forger.parseAsRoot(["sample", Self.fixture("mlp")])) { error in
+            XCTAssertTrue(Forger.message(for: error).contains("nothing to write"))
+        }
+    }
+
+    func testUnknownModelNameSaysWhereItLooked() {
+        XCTAssertThrowsError(try run(["sample", "no-such-model", "-o", tmp.appendingPathComponent("x.png").path])) { error in
+            XCTAssertTrue("\(error)".contains("no model named 'no-such-model'"), "\(error)")
+            XCTAssertTrue("\(error)".contains("forger models"))
+        }
+    }
+
+    // MARK: the built binary
+
+    static var binary: URL? {
+        var dirs = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
+        for candidate in dirs.map({ $0.appendingPathComponent("forger") }) {
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+
+    func exec(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+        guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testBinaryHelpAndExitCodes() throws {
+        let help = try exec(["--help"])
+        XCTAssertEqual(help.code, 0)
+        XCTAssertTrue(help.out.contains("sample"))
+        let info = try exec(["info", Self.fixture("dcgan_full")])
+        XCTAssertEqual(info.code, 0)
+        XCTAssertTrue(info.out.contains("104,628,224"))
+        let bad = try exec(["sample", Self.fixture("mlp"), "--latents", "/nonexistent.npy", "--out-npy", tmp.appendingPathComponent("y.npy").path])
+        XCTAssertNotEqual(bad.code, 0)
+        XCTAssertTrue(bad.err.contains("/nonexistent.npy"), bad.err)
+    }
+}
+
+import ModelIO
+func ModelIO_loadArchitecture(_ path: String) throws -> LoadedModel {
+    try ModelStore.loadArchitecture(URL(fileURLWithPath: path))
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs Forger's system libraries (Debian) when missing and builds the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+for pkg in libopenblas-dev libpng-dev libgif-dev zlib1g-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+swift build -c release --product forger
