@@ -26,9 +26,10 @@ let package = Package(
         .target(name: "ModelIO", dependencies: ["Tensor", "NN", "CZlib"], swiftSettings: optimised),
         .target(name: "Latent", dependencies: ["Tensor", "NN", "ModelIO"], swiftSettings: optimised),
         .target(name: "Imaging", dependencies: ["CPNG", "CGIF"], swiftSettings: optimised),
+        .target(name: "Render", dependencies: ["Tensor", "NN", "ModelIO", "Imaging"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["Tensor", "NN", "ModelIO", "Imaging"], swiftSettings: optimised),
         .target(name: "ForgerCLI", dependencies: [
-            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Training",
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forger", dependencies: ["ForgerCLI"]),

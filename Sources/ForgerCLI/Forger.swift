@@ -7,13 +7,15 @@ public struct Forger: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "forger",
         abstract: "Explore trained GAN generators: sample, walk, sweep, and do arithmetic on latents.",
-        subcommands: [Info.self, Models.self, Sample.self])
+        subcommands: [Info.self, Models.self, Sample.self, Walk.self, SweepCommand.self, VectorCommand.self,
+                      Arith.self, Analogy.self, RenderRecipe.self])
 
     public init() {}
 
     /// Entry point used by the executable: single-threaded BLAS, Forger parallelises itself.
     public static func run(arguments: [String]? = nil) {
         Gemm.useSingleThreadedBLAS()
+        CommandLineRecord.arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
         main(arguments)
     }
 }
