@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import ModelIO
+import CZlib
 
 /// Expected tensors, written by Tools/make_checkpoint_fixtures.py from torch 1.13.
 struct ExpectedCheckpoint: Decodable {
@@ -80,12 +81,7 @@ func assertCheckpointError<T>(_ kind: CheckpointError.Kind, mentions: [String] =
 /// A minimal STORED zip writer, enough to wrap hand-made pickles as torch archives.
 enum TestZip {
     static func crc32(_ data: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in data {
-            crc ^= UInt32(b)
-            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        }
-        return ~crc
+        data.withUnsafeBufferPointer { UInt32(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
     }
 
     static func make(_ entries: [(name: String, data: [UInt8])]) -> [UInt8] {

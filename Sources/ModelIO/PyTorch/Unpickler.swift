@@ -158,7 +158,9 @@ struct TensorSpec {
 struct Unpickler {
     /// Largest element count of one tensor.
     static let maxElements = 1 << 31
-    static let maxStack = 1 << 20
+    /// torch batches SETITEMS/APPENDS by 1000, so a real pickle's stack stays far below this;
+    /// it also bounds how deep nesting built on the stack can go.
+    static let maxStack = 1 << 16
     static let maxMemo = 1 << 20
     static let maxObjects = 1 << 20
     static let maxDimensions = 64
