@@ -74,7 +74,8 @@ def rewrite_zip(src, dst, compression, force_zip64=False):
     try:
         with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression) as zout:
             for info in zin.infolist():
-                zout.writestr(info.filename, zin.read(info.filename), compress_type=compression)
+                fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
+                zout.writestr(fixed, zin.read(info.filename), compress_type=compression)
     finally:
         zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
     if force_zip64:
@@ -84,6 +85,22 @@ def rewrite_zip(src, dst, compression, force_zip64=False):
         data[eocd + 8:eocd + 12] = b"\xff\xff\xff\xff"        # entry counts
         data[eocd + 12:eocd + 20] = b"\xff\xff\xff\xff" * 2   # directory size, offset
         open(dst, "wb").write(data)
+
+
+def write_pretrained_reference(folder, dst):
+    """Per tensor of each real checkpoint: dtype, shape, first three values and the sum (float64)."""
+    ref = {"produced_by": "Tools/make_checkpoint_fixtures.py, torch " + torch.__version__, "files": {}}
+    for name in sorted(os.listdir(folder)):
+        sd = torch.load(os.path.join(folder, name), map_location="cpu")
+        ref["files"][name] = [{
+            "name": k,
+            "shape": list(t.shape),
+            "first": t.reshape(-1)[:3].to(torch.float32).tolist(),
+            "sum": float(t.to(torch.float64).sum()),
+        } for k, t in sd.items()]
+    with open(dst, "w") as f:
+        json.dump(ref, f)
+        f.write("\n")
 
 
 def main():
@@ -131,6 +148,9 @@ def main():
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1)
         f.write("\n")
+    pretrained = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "pretrained")
+    if os.path.isdir(pretrained):
+        write_pretrained_reference(pretrained, os.path.join(out, "pretrained_expected.json"))
     total = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
     print(f"wrote {len(files)} checkpoints and expected.json to {out} ({total} bytes)")
 

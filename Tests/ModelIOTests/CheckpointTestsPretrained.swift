@@ -18,6 +18,32 @@ final class CheckpointTestsPretrained: XCTestCase {
         return url
     }
 
+    private struct Reference: Decodable {
+        struct Tensor: Decodable { var name: String; var shape: [Int]; var first: [Double]; var sum: Double }
+        var files: [String: [Tensor]]
+    }
+
+    /// Compares with the values torch 1.13 read from the same file (pretrained_expected.json,
+    /// written by Tools/make_checkpoint_fixtures.py): names, shapes, first values, sums.
+    private func assertMatchesTorch(_ tensors: [(name: String, record: TensorRecord)], file name: String,
+                                    file: StaticString = #filePath, line: UInt = #line) throws {
+        let url = CheckpointFixtures.url("pretrained_expected.json")
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        let expected = try XCTUnwrap(reference.files[name], "no reference for \(name)", file: file, line: line)
+        XCTAssertEqual(tensors.map(\.name), expected.map(\.name), file: file, line: line)
+        for (got, want) in zip(tensors, expected) {
+            XCTAssertEqual(got.record.shape, want.shape, got.name, file: file, line: line)
+            for (a, b) in zip(got.record.values, want.first) where !close(Double(a), b) {
+                XCTFail("\(got.name): first values \(got.record.values.prefix(3)), torch says \(want.first)", file: file, line: line)
+            }
+            // Both sums add the same float32 values in double precision; only the order differs.
+            let sum = got.record.values.reduce(0.0) { $0 + Double($1) }
+            let magnitude = got.record.values.reduce(0.0) { $0 + abs(Double($1)) }
+            XCTAssertLessThanOrEqual(abs(sum - want.sum), 1e-9 * max(1, magnitude),
+                          "\(got.name): sum \(sum), torch says \(want.sum)", file: file, line: line)
+        }
+    }
+
     private func shapes(_ tensors: [(name: String, record: TensorRecord)]) -> [String: [Int]] {
         Dictionary(tensors.map { ($0.name, $0.record.shape) }, uniquingKeysWith: { a, _ in a })
     }
@@ -30,6 +56,7 @@ final class CheckpointTestsPretrained: XCTestCase {
 
     func testCsinvaLegacyMLP() throws {
         let tensors = try PyTorchCheckpoint.read(try pretrained("csinva_mnist_gan_mlp_G--300.ckpt"))
+        try assertMatchesTorch(tensors, file: "csinva_mnist_gan_mlp_G--300.ckpt")
         XCTAssertEqual(tensors.map(\.name), ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"])
         let s = shapes(tensors)
         XCTAssertEqual(s["0.weight"], [256, 64])
@@ -40,6 +67,7 @@ final class CheckpointTestsPretrained: XCTestCase {
 
     func testFletcherLegacyDCGAN() throws {
         let tensors = try PyTorchCheckpoint.read(try pretrained("fletchersarip93_celeba32_dcgan_generator.pt"))
+        try assertMatchesTorch(tensors, file: "fletchersarip93_celeba32_dcgan_generator.pt")
         XCTAssertEqual(tensors.count, 26)
         let s = shapes(tensors)
         XCTAssertEqual(s["generator_deconv.0.0.weight"], [100, 256, 4, 4])
@@ -52,6 +80,7 @@ final class CheckpointTestsPretrained: XCTestCase {
 
     func testHayatoZipConditionalGenerator() throws {
         let tensors = try PyTorchCheckpoint.read(try pretrained("HayatoHongo_mnist_cond_wgangp_generator.pth"))
+        try assertMatchesTorch(tensors, file: "HayatoHongo_mnist_cond_wgangp_generator.pth")
         XCTAssertEqual(tensors.count, 24)
         XCTAssertEqual(tensors.first?.name, "label_emb.weight")
         let s = shapes(tensors)
