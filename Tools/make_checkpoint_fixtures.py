@@ -114,11 +114,13 @@ def main():
         "state_dict_legacy.pt": sd,
         "state_dict_deflated.pt": sd,
         "state_dict_zip64.pt": sd,
+        "state_dict_protocol4.pt": sd,  # FRAME, MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE
         "nested_zip.pt": sd,          # expected values are those of key "netG"
         "nested_legacy.pt": sd,
     }
     torch.save(sd, os.path.join(out, "state_dict_zip.pt"))
     torch.save(sd, os.path.join(out, "state_dict_legacy.pt"), _use_new_zipfile_serialization=False)
+    torch.save(sd, os.path.join(out, "state_dict_protocol4.pt"), pickle_protocol=4)
     rewrite_zip(os.path.join(out, "state_dict_zip.pt"), os.path.join(out, "state_dict_deflated.pt"), zipfile.ZIP_DEFLATED)
     rewrite_zip(os.path.join(out, "state_dict_zip.pt"), os.path.join(out, "state_dict_zip64.pt"), zipfile.ZIP_STORED, True)
     nested = {"netG": sd, "netD": sd2, "epoch": 5}

@@ -29,6 +29,12 @@ final class CheckpointTests: XCTestCase {
         assertTensors(got, equal: expected.stateDict, "zip64")
     }
 
+    func testPickleProtocol4MatchesTorch() throws {
+        let expected = try CheckpointFixtures.expected()
+        let got = try PyTorchCheckpoint.read(CheckpointFixtures.url("state_dict_protocol4.pt"))
+        assertTensors(got, equal: expected.stateDict, "protocol 4")
+    }
+
     func testViewsAreMadeContiguous() throws {
         let got = try PyTorchCheckpoint.read(CheckpointFixtures.url("state_dict_zip.pt"))
         let byName = Dictionary(uniqueKeysWithValues: got.map { ($0.name, $0.record) })

@@ -251,7 +251,9 @@ func storageID(_ pid: PickleValue, offset: Int, label: String, fail: CheckpointE
                    hint: CheckpointHint.resave)
     }
     guard case .string(let kind) = t.items[0], kind == "storage" else {
-        throw fail(.refusedGlobal, at: here, "a persistent id names a '\(t.items[0])' object, not a storage (a pickled module or other object)",
+        let what: String
+        if case .string(let s) = t.items[0] { what = "'\(s)'" } else { what = t.items[0].withArticle }
+        throw fail(.refusedGlobal, at: here, "a persistent id names \(what), not a storage (a pickled module or other object)",
                    hint: CheckpointHint.resave)
     }
     guard case .global(.storageType(let dtype)) = t.items[1] else {
