@@ -20,7 +20,7 @@ struct SweepCommand: ParsableCommand {
     var base = "seed:0"
     @Option(help: "Dimensions: a list or ranges, e.g. 0..9 or 3,17,42 (default: the first 10).")
     var dims: String?
-    @Option(help: "Values as LOW..HIGH (default: the prior's spread).")
+    @Option(parsing: .unconditional, help: "Values as LOW..HIGH, e.g. -2..2 (default: the prior's spread).")
     var range: String?
     @Option(help: "Values per dimension.")
     var steps = 9

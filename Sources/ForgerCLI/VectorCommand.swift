@@ -88,7 +88,7 @@ struct VectorCommand: ParsableCommand {
         @OptionGroup var target: ModelArgument
         @Argument(help: "The vector's name in the library.") var name: String
         @Option(help: "The latent to move (a latent source).") var to = "seed:0"
-        @Option(help: "Strengths as LOW..HIGH.") var strengths = "-3..3"
+        @Option(parsing: .unconditional, help: "Strengths as LOW..HIGH, e.g. -3..3.") var strengths = "-3..3"
         @Option(help: "Number of strengths.") var steps = 7
         @OptionGroup var library: Library
         @OptionGroup var latentOptions: LatentOptions
