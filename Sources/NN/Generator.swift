@@ -30,23 +30,14 @@ public struct Conditioning: Sendable {
 
     /// (N, size) latents and N labels -> (N, joinedSize).
     public func apply(_ z: Tensor, labels: [Int]) -> Tensor {
-        let n = z.shape[0], size = z.shape[1], d = embedding.shape[1]
+        let n = z.shape[0]
         precondition(labels.count == n, "\(labels.count) labels for \(n) latents")
-        let out = joinedSize(latentSize: size)
-        var y = [Float](repeating: 0, count: n * out)
-        for i in 0..<n {
-            let label = labels[i]
+        var oneHot = Tensor(zeros: [n, classes])
+        for (i, label) in labels.enumerated() {
             precondition(label >= 0 && label < classes, "class \(label) outside 0..<\(classes)")
-            let zRow = z.data[(i * size)..<((i + 1) * size)]
-            let eRow = embedding.data[(label * d)..<((label + 1) * d)]
-            switch join {
-            case .concatLatentFirst: y.replaceSubrange((i * out)..<((i + 1) * out), with: Array(zRow) + eRow)
-            case .concatLabelFirst: y.replaceSubrange((i * out)..<((i + 1) * out), with: Array(eRow) + zRow)
-            case .multiply:
-                for k in 0..<size { y[i * out + k] = zRow[zRow.startIndex + k] * eRow[eRow.startIndex + k] }
-            }
+            oneHot.data[i * classes + label] = 1
         }
-        return Tensor(shape: [n, out], data: y)
+        return apply(z, weights: oneHot)
     }
 }
 
