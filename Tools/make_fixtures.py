@@ -281,6 +281,69 @@ def options():
     emit("options", m, manifest, [2, 5, 4])
 
 
+class Conditional(nn.Module):
+    """Embedding(label) joined to z (concat, latent first; or multiply), then a small stack."""
+    def __init__(self, nz, classes, dim, join):
+        super().__init__()
+        self.label_emb = nn.Embedding(classes, dim)
+        self.join = join
+        cin = nz + dim if join == "concat" else nz
+        self.body = nn.Sequential(nn.Linear(cin, 2 * 3 * 3), View(2, 3, 3), nn.BatchNorm2d(2), nn.ReLU(),
+                                  nn.Upsample(scale_factor=2), nn.Conv2d(2, 1, 3, padding=1), nn.Tanh())
+
+    def embed(self, labels=None, weights=None):
+        return self.label_emb(labels) if weights is None else weights @ self.label_emb.weight
+
+    def forward(self, z, labels=None, weights=None):
+        e = self.embed(labels, weights)
+        x = torch.cat([z, e], 1) if self.join == "concat" else z * e
+        return self.body(x)
+
+
+def conditional(name, join):
+    torch.manual_seed(5)
+    nz, classes = 6, 3
+    dim = 4 if join == "concat" else nz
+    m = Conditional(nz, classes, dim, join)
+    randomise_bn(m)
+    m.eval()
+    d = os.path.join(ROOT, name)
+    os.makedirs(d, exist_ok=True)
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(4, nz, generator=g)
+    labels = torch.tensor([0, 1, 2, 1])
+    weights = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.25, 0.75], [1.0, 0.0, 0.0], [0.2, 0.3, 0.5]])
+    with torch.no_grad():
+        y = m(z, labels=labels)
+        y_mix = m(z, weights=weights)
+    sd = {k: v for k, v in m.state_dict().items() if "num_batches_tracked" not in k}
+    write_safetensors(os.path.join(d, "weights.safetensors"), sd)
+    manifest = {"format": "forger-model", "version": 1, "name": name, "description": "parity fixture: class conditioning",
+                "latent": {"size": nz, "distribution": {"kind": "normal"}},
+                "output": {"channels": 1, "height": 6, "width": 6, "range": [-1, 1]},
+                "conditioning": {"classes": classes, "embedding": "label_emb.weight",
+                                 "join": "concat-latent-first" if join == "concat" else "multiply"},
+                "layers": [{"type": "linear", "in": nz + dim if join == "concat" else nz, "out": 18,
+                            "weight": "body.0.weight", "bias": "body.0.bias"},
+                           {"type": "reshape", "shape": [2, 3, 3]}, bn("body.2", 2), {"type": "relu"},
+                           {"type": "upsample", "scale": 2},
+                           {"type": "conv2d", "in": 2, "out": 1, "kernel": 3, "padding": 1,
+                            "weight": "body.5.weight", "bias": "body.5.bias"}, {"type": "tanh"}]}
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    write_npy(os.path.join(d, "input.npy"), z.numpy())
+    write_npy(os.path.join(d, "labels.npy"), labels.float().numpy())
+    write_npy(os.path.join(d, "expected.npy"), y.numpy())
+    write_npy(os.path.join(d, "class_weights.npy"), weights.numpy())
+    write_npy(os.path.join(d, "expected_mix.npy"), y_mix.numpy())
+    params = sum(v.numel() for k, v in sd.items() if "running" not in k)
+    macs = (nz + dim if join == "concat" else nz) * 18 + 36 * 2 * 9
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"multiply_adds": macs, "parameters": params, "reference": "PyTorch %s" % torch.__version__}, f, indent=1)
+    print(name, "out", list(y.shape))
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
     mlp(); theano_mnist(); dcgan_small(); dcgan_full_manifest(); options()
+    conditional("cond_concat", "concat"); conditional("cond_multiply", "multiply")

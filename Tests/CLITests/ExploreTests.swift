@@ -158,3 +158,26 @@ final class ExploreTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "nothing written on errors")
     }
 }
+
+final class ConditionalCommandTests: XCTestCase {
+    func testClassWalkMixesEmbeddingsAndClassIsChecked() throws {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-cond-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let model = CLITests.fixture("cond_concat")
+        var walk = try Forger.parseAsRoot(["walk", model, "--keyframes", "seed:1,seed:2", "--classes", "0,2", "--frames", "4",
+                                           "--scale", "1", "-o", tmp.appendingPathComponent("w.gif").path, "-q"])
+        try walk.run()
+        let plan = try Recipe.read(tmp.appendingPathComponent("w.recipe.json")).plan
+        XCTAssertEqual(plan.classWeights?.count, 5)
+        XCTAssertEqual(plan.classWeights?[0], [1, 0, 0])
+        XCTAssertEqual(plan.classWeights?[2], [0.5, 0, 0.5])
+        XCTAssertEqual(plan.classWeights?[4], [0, 0, 1])
+        XCTAssertThrowsError(try { var c = try Forger.parseAsRoot(["sample", model, "--class", "3", "-o", tmp.appendingPathComponent("x.png").path]); try c.run() }()) {
+            XCTAssertTrue("\($0)".contains("--class 3: model 'cond_concat' has classes 0 to 2"), "\($0)")
+        }
+        XCTAssertThrowsError(try { var c = try Forger.parseAsRoot(["sample", CLITests.fixture("mlp"), "--class", "1", "-o", tmp.appendingPathComponent("x.png").path]); try c.run() }()) {
+            XCTAssertTrue("\($0)".contains("not conditional"), "\($0)")
+        }
+    }
+}

@@ -45,6 +45,23 @@ final class ParityTests: XCTestCase {
     func testPytorchExamplesDCGAN() throws { try check("dcgan_small") }
     func testEveryGeometryOption() throws { try check("options") }
 
+    func testConditionalModels() throws {
+        for name in ["cond_concat", "cond_multiply"] {
+            let dir = Self.fixture(name)
+            let model = try ModelStore.load(dir)
+            let z = try NPY.read(dir.appendingPathComponent("input.npy"))
+            let labels = try NPY.read(dir.appendingPathComponent("labels.npy")).data.map { Int($0) }
+            let want = try NPY.read(dir.appendingPathComponent("expected.npy"))
+            XCTAssertLessThan(maxAbsDifference(model.inferenceGenerator.forward(z, labels: labels), want), Self.tolerance, name)
+            let weights = try NPY.read(dir.appendingPathComponent("class_weights.npy"))
+            let wantMix = try NPY.read(dir.appendingPathComponent("expected_mix.npy"))
+            XCTAssertLessThan(maxAbsDifference(model.inferenceGenerator.forward(z, classWeights: weights), wantMix), Self.tolerance,
+                              "\(name): mixed class embeddings")
+            XCTAssertEqual(model.generator.multiplyAddsPerImage, try Self.expected(name).multiply_adds)
+            XCTAssertEqual(model.generator.parameterCount, try Self.expected(name).parameters)
+        }
+    }
+
     func testFoldingRemovesBatchNormLayers() throws {
         let model = try ModelStore.load(Self.fixture("dcgan_small"))
         let before = model.generator.layers.filter { if case .batchNorm = $0 { return true } else { return false } }.count
