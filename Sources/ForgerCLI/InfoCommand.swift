@@ -98,7 +98,7 @@ struct Models: ParsableCommand {
         for (name, url) in found {
             let pad = String(repeating: " ", count: width - name.count)
             do {
-                let m = try ModelManifest.parse(Data(contentsOf: url.appendingPathComponent(ModelStore.manifestFile)), path: url.path)
+                let (m, _) = try ModelStore.readManifest(url)
                 print("\(name)\(pad)  \(m.outputChannels)x\(m.outputHeight)x\(m.outputWidth)  z\(m.latentSize)  \(m.description)  (\(url.path))")
             } catch {
                 print("\(name)\(pad)  unreadable: \(error)")

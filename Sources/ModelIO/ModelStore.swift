@@ -22,12 +22,7 @@ public enum ModelStore {
 
     /// Loads and validates a model directory; every refusal names the file, layer and tensor.
     public static func load(_ directory: URL) throws -> LoadedModel {
-        let manifestURL = directory.appendingPathComponent(manifestFile)
-        let manifestData: Data
-        do { manifestData = try Data(contentsOf: manifestURL) } catch {
-            throw ModelError.cannotRead(path: manifestURL.path, reason: "no readable \(manifestFile) in \(directory.path)")
-        }
-        let manifest = try ModelManifest.parse(manifestData, path: manifestURL.path)
+        let (manifest, manifestURL) = try readManifest(directory)
         let weightsURL = directory.appendingPathComponent(weightsFile)
         let weightsData: Data
         do { weightsData = try Data(contentsOf: weightsURL, options: .mappedIfSafe) } catch {
@@ -43,15 +38,20 @@ public enum ModelStore {
     /// The architecture of a model directory whose weights file is absent: the manifest
     /// compiled with placeholder tensors, so shapes and counts can be shown.
     public static func loadArchitecture(_ directory: URL) throws -> LoadedModel {
+        let (manifest, manifestURL) = try readManifest(directory)
+        let generator = try build(manifest, tensors: placeholderTensors(for: manifest),
+                                  path: "placeholder weights", manifestPath: manifestURL.path)
+        return LoadedModel(directory: directory, manifest: manifest, generator: generator, weightsHash: "")
+    }
+
+    /// Reads and parses `model.json` of a model directory.
+    public static func readManifest(_ directory: URL) throws -> (ModelManifest, URL) {
         let manifestURL = directory.appendingPathComponent(manifestFile)
         let manifestData: Data
         do { manifestData = try Data(contentsOf: manifestURL) } catch {
             throw ModelError.cannotRead(path: manifestURL.path, reason: "no readable \(manifestFile) in \(directory.path)")
         }
-        let manifest = try ModelManifest.parse(manifestData, path: manifestURL.path)
-        let generator = try build(manifest, tensors: placeholderTensors(for: manifest),
-                                  path: "placeholder weights", manifestPath: manifestURL.path)
-        return LoadedModel(directory: directory, manifest: manifest, generator: generator, weightsHash: "")
+        return (try ModelManifest.parse(manifestData, path: manifestURL.path), manifestURL)
     }
 
     /// Compiles a manifest and its tensors into a generator, checking every tensor and shape.
