@@ -20,6 +20,8 @@ final class ColourMapper {
     private let points: [SIMD3<Float>]
     private var table: [UInt16]
     private let exact: [UInt32: UInt8]
+    /// The palette is `Palette.grey256`: a grey pixel's value is its index.
+    private let isGrey256: Bool
     /// Ordered-dither amplitude in sRGB levels (0 when not dithering).
     private let amplitude: Float
 
@@ -43,6 +45,7 @@ final class ColourMapper {
         self.palette = palette
         points = palette.colours.map(QuantisationSpace.point)
         table = [UInt16](repeating: .max, count: 64 * 64 * 64)
+        isGrey256 = palette == .grey256
         if palette.isExact {
             var map: [UInt32: UInt8] = [:]
             for (i, c) in palette.colours.enumerated() where map[c.key] == nil { map[c.key] = UInt8(i) }
@@ -99,6 +102,10 @@ final class ColourMapper {
     func map(_ frame: PixelImage, into indices: inout [UInt8]) {
         let w = frame.width, h = frame.height, c = frame.channels
         if indices.count != w * h { indices = [UInt8](repeating: 0, count: w * h) }
+        if isGrey256 && c == 1 {
+            for y in 0..<h { indices[y * w ..< (y + 1) * w] = frame.pixels[y * frame.stride ..< y * frame.stride + w] }
+            return
+        }
         let amplitude = self.amplitude
         // Bayer offsets in levels: ((m + 0.5) / 64 - 0.5) * amplitude, as Ints per cell.
         let offsets = ColourMapper.bayer.map { Int((((Float($0) + 0.5) / 64 - 0.5) * amplitude).rounded()) }
