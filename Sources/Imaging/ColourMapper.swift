@@ -17,7 +17,7 @@ public enum Dither: Equatable, Sendable {
 /// to the cell's centre. With an exact palette every pixel is looked up exactly instead.
 final class ColourMapper {
     let palette: Palette
-    private let points: [SIMD3<Float>]
+    private let xs: [Float], ys: [Float], zs: [Float]
     private var table: [UInt16]
     private let exact: [UInt32: UInt8]
     /// The palette is `Palette.grey256`: a grey pixel's value is its index.
@@ -43,7 +43,8 @@ final class ColourMapper {
 
     init(palette: Palette, dither: Dither) {
         self.palette = palette
-        points = palette.colours.map(QuantisationSpace.point)
+        let points = palette.colours.map(QuantisationSpace.point)
+        xs = points.map(\.x); ys = points.map(\.y); zs = points.map(\.z)
         table = [UInt16](repeating: .max, count: 64 * 64 * 64)
         isGrey256 = palette == .grey256
         if palette.isExact {
@@ -77,13 +78,16 @@ final class ColourMapper {
 
     @inline(__always) private func nearest(_ colour: SIMD3<Float>) -> Int {
         let p = QuantisationSpace.point(rgb: colour)
+        let px = p.x, py = p.y, pz = p.z
         var best = 0
         var bestDistance = Float.infinity
-        for j in points.indices {
-            let d = p - points[j]
-            let distance = (d * d).sum()
-            if distance < bestDistance { bestDistance = distance; best = j }
-        }
+        xs.withUnsafeBufferPointer { xs in ys.withUnsafeBufferPointer { ys in zs.withUnsafeBufferPointer { zs in
+            for j in 0..<xs.count {
+                let dx = px - xs[j], dy = py - ys[j], dz = pz - zs[j]
+                let distance = dx * dx + dy * dy + dz * dz
+                if distance < bestDistance { bestDistance = distance; best = j }
+            }
+        } } }
         return best
     }
 
