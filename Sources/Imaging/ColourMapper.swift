@@ -17,9 +17,11 @@ public enum Dither: Equatable, Sendable {
 /// to the cell's centre. With an exact palette every pixel is looked up exactly instead.
 final class ColourMapper {
     let palette: Palette
-    private let points: [SIMD3<Float>]
+    private let xs: [Float], ys: [Float], zs: [Float]
     private var table: [UInt16]
     private let exact: [UInt32: UInt8]
+    /// The palette is `Palette.grey256`: a grey pixel's value is its index.
+    private let isGrey256: Bool
     /// Ordered-dither amplitude in sRGB levels (0 when not dithering).
     private let amplitude: Float
 
@@ -41,8 +43,10 @@ final class ColourMapper {
 
     init(palette: Palette, dither: Dither) {
         self.palette = palette
-        points = palette.colours.map(QuantisationSpace.point)
+        let points = palette.colours.map(QuantisationSpace.point)
+        xs = points.map(\.x); ys = points.map(\.y); zs = points.map(\.z)
         table = [UInt16](repeating: .max, count: 64 * 64 * 64)
+        isGrey256 = palette == .grey256
         if palette.isExact {
             var map: [UInt32: UInt8] = [:]
             for (i, c) in palette.colours.enumerated() where map[c.key] == nil { map[c.key] = UInt8(i) }
@@ -74,13 +78,16 @@ final class ColourMapper {
 
     @inline(__always) private func nearest(_ colour: SIMD3<Float>) -> Int {
         let p = QuantisationSpace.point(rgb: colour)
+        let px = p.x, py = p.y, pz = p.z
         var best = 0
         var bestDistance = Float.infinity
-        for j in points.indices {
-            let d = p - points[j]
-            let distance = (d * d).sum()
-            if distance < bestDistance { bestDistance = distance; best = j }
-        }
+        xs.withUnsafeBufferPointer { xs in ys.withUnsafeBufferPointer { ys in zs.withUnsafeBufferPointer { zs in
+            for j in 0..<xs.count {
+                let dx = px - xs[j], dy = py - ys[j], dz = pz - zs[j]
+                let distance = dx * dx + dy * dy + dz * dz
+                if distance < bestDistance { bestDistance = distance; best = j }
+            }
+        } } }
         return best
     }
 
@@ -99,6 +106,10 @@ final class ColourMapper {
     func map(_ frame: PixelImage, into indices: inout [UInt8]) {
         let w = frame.width, h = frame.height, c = frame.channels
         if indices.count != w * h { indices = [UInt8](repeating: 0, count: w * h) }
+        if isGrey256 && c == 1 {
+            for y in 0..<h { indices[y * w ..< (y + 1) * w] = frame.pixels[y * frame.stride ..< y * frame.stride + w] }
+            return
+        }
         let amplitude = self.amplitude
         // Bayer offsets in levels: ((m + 0.5) / 64 - 0.5) * amplitude, as Ints per cell.
         let offsets = ColourMapper.bayer.map { Int((((Float($0) + 0.5) / 64 - 0.5) * amplitude).rounded()) }

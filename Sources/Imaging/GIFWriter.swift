@@ -83,6 +83,9 @@ public final class GIFWriter {
     public private(set) var framesWritten = 0
     private var closed = false
 
+    /// Frames held in memory right now: palette-sample frames plus the one pending frame.
+    var framesHeld: Int { buffered.count + (pending == nil ? 0 : 1) }
+
     public init(url: URL, width: Int, height: Int, options: GIFOptions = GIFOptions()) throws {
         try options.validate()
         guard (1...65535).contains(width), (1...65535).contains(height) else {

@@ -61,6 +61,23 @@ final class GIFTests: XCTestCase {
         }
     }
 
+    func testStreamingHoldsBoundedFrames() throws {
+        // 60 distinct frames, palette sampled from the first 4: never more than 4 frames held.
+        let url = directory.appendingPathComponent("long.gif")
+        let writer = try GIFWriter(url: url, width: 16, height: 16, options: GIFOptions(framesPerSecond: 25, paletteSampleFrames: 4))
+        var most = 0
+        for i in 0..<60 {
+            try writer.add(gradientImage(width: 16, height: 16, phase: i, seed: UInt64(i)))
+            most = max(most, writer.framesHeld)
+        }
+        XCTAssertEqual(most, 3) // the 4th sample frame fixes the palette and flushes the buffer
+        XCTAssertEqual(writer.framesHeld, 1) // only the pending frame after the palette is fixed
+        try writer.finish()
+        let decoded = try GIF.read(url)
+        XCTAssertEqual(decoded.frames.count, 60)
+        XCTAssertEqual(decoded.delays.reduce(0, +), 240) // 60 frames at 25 fps = 2.4 s
+    }
+
     func testLoopCountAndDelaysReadBack() throws {
         let frames = (0..<3).map { PixelImage(width: 4, height: 4, channels: 1, fill: UInt8($0 * 50)) }
         let url = directory.appendingPathComponent("loop.gif")
