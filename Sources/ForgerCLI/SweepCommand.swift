@@ -58,7 +58,7 @@ struct SweepCommand: ParsableCommand {
             sweep = try Sweep(base: baseLatent.vector, dimensions: dimensions, values: values)
         }
         let latents = sweep.latents()   // row-major: one row per dimension
-        let rowNames = dimensions.map { d in "z[\(d)]" + (scores[d].map { String(format: " %.3f", $0) } ?? "") }
+        let rowNames = dimensions.map { d in "z[\(d)]" + (scores[d].map { String(format: " %.3g", $0) } ?? "") }
         let plan: RenderPlan
         switch try render.format {
         case .png:

@@ -48,7 +48,8 @@ final class CLITests: XCTestCase {
         let image = try PNG.read(URL(fileURLWithPath: a))
         XCTAssertEqual(image.channels, 3)
         XCTAssertEqual(image.width, 3 * 64 + 4 * 2)
-        XCTAssertEqual(image.height, 2 * 64 + 3 * 2)
+        // Padding 2; under each tile a label strip of text height 7 plus padding.
+        XCTAssertEqual(image.height, 2 + 2 * (64 + 7 + 2 + 2))
     }
 
     func testSampleRefusesLatentsOfTheWrongSize() throws {
