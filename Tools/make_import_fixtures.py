@@ -26,12 +26,12 @@ import torch.nn as nn
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "ModelIOTests", "Fixtures", "import")
 
 
-def randomise_bn(model):
+def randomise_bn(model, shift=(-0.3, 0.3)):
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             with torch.no_grad():
                 m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.3, 0.3)
+                m.bias.uniform_(*shift)
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
                 m.num_batches_tracked.fill_(11)
@@ -43,6 +43,7 @@ def save(obj, name, legacy):
 
 
 def npy(name, array):
+    assert np.std(array) > 0.01, "%s is (nearly) constant: the fixture would test nothing" % name
     np.save(os.path.join(OUT, name), np.ascontiguousarray(array, dtype=np.float32))
 
 
@@ -106,7 +107,9 @@ COND_SPEC = {
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(5)
-    g = randomise_bn(DCGAN(8, 2, 3))
+    g = randomise_bn(DCGAN(8, 2, 3), shift=(0.1, 0.5))  # positive shifts keep the 2-channel ReLUs alive
+    with torch.no_grad():
+        g.main[12].weight.mul_(10)  # outputs of a useful size, not ~0.03
     sd = g.state_dict()
     save(sd, "dcgan_zip.pt", legacy=False)
     save({"netG": {"module." + k: v for k, v in sd.items()}, "epoch": 3}, "dcgan_nested_legacy.pt", legacy=True)
