@@ -15,32 +15,46 @@ public enum GANLoss: String, CaseIterable, Sendable {
 
     /// The discriminator's loss and its gradients with respect to both logit batches.
     public func discriminator(real: Tensor, fake: Tensor) -> (loss: Float, gradReal: Tensor, gradFake: Tensor) {
-        var gr = Tensor(zeros: real.shape), gf = Tensor(zeros: fake.shape)
-        let nr = Float(real.count), nf = Float(fake.count)
+        let r = discriminatorReal(real), f = discriminatorFake(fake)
+        return (r.loss + f.loss, r.grad, f.grad)
+    }
+
+    /// The real half of the discriminator's loss (the two halves add up; D sees them in turn).
+    public func discriminatorReal(_ logits: Tensor) -> (loss: Float, grad: Tensor) {
+        var g = Tensor(zeros: logits.shape)
+        let n = Float(logits.count)
         var loss: Double = 0
-        for i in 0..<real.count {
-            let l = real.data[i]
+        for i in 0..<logits.count {
+            let l = logits.data[i]
             switch self {
             case .nonSaturating, .minimax:       // -log sigmoid(l) = softplus(-l)
-                loss += Double(softplus(-l)) / Double(nr); gr.data[i] = -sigmoid(-l) / nr
+                loss += Double(softplus(-l)); g.data[i] = -sigmoid(-l) / n
             case .hinge:
-                loss += Double(max(0, 1 - l)) / Double(nr); gr.data[i] = l < 1 ? -1 / nr : 0
+                loss += Double(max(0, 1 - l)); g.data[i] = l < 1 ? -1 / n : 0
             case .leastSquares:
-                loss += Double(0.5 * (l - 1) * (l - 1)) / Double(nr); gr.data[i] = (l - 1) / nr
+                loss += Double(0.5 * (l - 1) * (l - 1)); g.data[i] = (l - 1) / n
             }
         }
-        for i in 0..<fake.count {
-            let l = fake.data[i]
+        return (Float(loss / Double(n)), g)
+    }
+
+    /// The fake half of the discriminator's loss.
+    public func discriminatorFake(_ logits: Tensor) -> (loss: Float, grad: Tensor) {
+        var g = Tensor(zeros: logits.shape)
+        let n = Float(logits.count)
+        var loss: Double = 0
+        for i in 0..<logits.count {
+            let l = logits.data[i]
             switch self {
             case .nonSaturating, .minimax:       // -log(1 - sigmoid(l)) = softplus(l)
-                loss += Double(softplus(l)) / Double(nf); gf.data[i] = sigmoid(l) / nf
+                loss += Double(softplus(l)); g.data[i] = sigmoid(l) / n
             case .hinge:
-                loss += Double(max(0, 1 + l)) / Double(nf); gf.data[i] = l > -1 ? 1 / nf : 0
+                loss += Double(max(0, 1 + l)); g.data[i] = l > -1 ? 1 / n : 0
             case .leastSquares:
-                loss += Double(0.5 * l * l) / Double(nf); gf.data[i] = l / nf
+                loss += Double(0.5 * l * l); g.data[i] = l / n
             }
         }
-        return (Float(loss), gr, gf)
+        return (Float(loss / Double(n)), g)
     }
 
     /// The generator's loss and its gradient with respect to the fake logits.
