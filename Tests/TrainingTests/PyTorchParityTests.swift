@@ -67,9 +67,9 @@ final class PyTorchParityTests: XCTestCase {
         Adam(learningRate: 2e-4, beta1: 0.5, beta2: 0.999).step(g.parameters)
         for (name, p) in g.namedParameters {
             // A bias feeding batch norm has a zero gradient up to rounding, and Adam's first step
-            // is lr * sign(g): there the step's direction is noise, so allow one step (2e-4).
+            // is lr * g / (|g| + eps): there the step is noise in [-lr, lr], so allow 2 lr (4e-4).
             let noise = try XCTUnwrap(expected["G." + name + ".grad"]).data.allSatisfy { abs($0) < 1e-5 }
-            assertClose(p.value.data, try XCTUnwrap(expected["adam.G." + name]).data, noise ? 2.01e-4 : 1e-6, "G.\(name) after Adam")
+            assertClose(p.value.data, try XCTUnwrap(expected["adam.G." + name]).data, noise ? 4.01e-4 : 1e-6, "G.\(name) after Adam")
         }
 
         // The real half of a discriminator step.
