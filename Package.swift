@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "LatentTests", dependencies: ["Tensor", "NN", "Latent"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
     ],
     // Swift 5 mode: the engine shares buffers across worker threads by design (disjoint ranges).

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import Training
+
+struct Toy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The post's 1-D GAN: learn N(-2, 0.5) and animate it.",
+        discussion: """
+        Blue: the target density. Red: a histogram of G's samples. Green: D(x) over [-5, 5]. \
+        G and D are MLPs with two hidden layers of 10 units (G relu, D tanh, sigmoid output), SGD \
+        with Nesterov momentum, learning rates decayed by 0.999 every 10 epochs, k D steps per G \
+        step. Try --momentum 0.9 to see the oscillation. Everything follows from --seed.
+        """)
+
+    @Option(name: .shortAndLong, help: "Animated GIF to write.")
+    var output = "toy.gif"
+    @Option(help: "Also write every frame as a PNG into this folder.")
+    var frames: String?
+    @Option(help: "Epochs (one G step with its k D steps each).")
+    var epochs = 400
+    @Option(help: "A frame every N epochs.")
+    var frameEvery = 5
+    @Option(help: "Momentum of both SGD optimizers.")
+    var momentum: Float = 0.6
+    @Option(name: .customShort("k"), help: "Discriminator steps per generator step.")
+    var discriminatorSteps = 20
+    @Option(help: "Minibatch size.")
+    var batchSize = 200
+    @Option(name: .shortAndLong, help: "Seed of every random choice.")
+    var seed: UInt64 = 0
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard epochs >= 1, frameEvery >= 1, discriminatorSteps >= 1, batchSize >= 1 else {
+            throw ValidationError("--epochs, --frame-every, -k and --batch-size must be at least 1")
+        }
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
+    }
+
+    func run() throws {
+        var toy = ToyGAN()
+        toy.epochs = epochs; toy.frameEvery = frameEvery; toy.momentum = momentum
+        toy.discriminatorSteps = discriminatorSteps; toy.batchSize = batchSize; toy.seed = seed
+        if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
+        var images: [PixelImage] = []
+        let trainer = try toy.run { image, epoch in
+            images.append(image)
+            if let frames { try PNG.write(image, to: URL(fileURLWithPath: frames).appendingPathComponent(String(format: "epoch-%04d.png", epoch))) }
+        }
+        try ProgressAnimation.writeGIF(images, delayCentiseconds: 8, to: URL(fileURLWithPath: output))
+        if !outputOptions.quiet {
+            let mean = trainer.samples().data.reduce(0, +) / Float(trainer.fixedNoise.shape[0])
+            FileHandle.standardError.write(Data("\(images.count) frames -> \(output); G's sample mean after \(epochs) epochs: \(String(format: "%.3f", mean)) (target \(toy.mean))\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,308 @@
+import ArgumentParser
+import Foundation
+import Imaging
+import ModelIO
+import Tensor
+import Training
+
+enum ArchitecturePreset: String, ExpressibleByArgument, CaseIterable {
+    case postMNIST = "post-mnist", dcgan
+}
+
+enum DataFormat: String, ExpressibleByArgument, CaseIterable {
+    case auto, idx, npy, folder
+}
+
+extension GANLoss: ExpressibleByArgument {}
+extension Initialisation: ExpressibleByArgument {}
+
+enum OptimizerKind: String, ExpressibleByArgument, CaseIterable { case adam, sgd }
+
+/// Set by SIGINT; the training loop checkpoints and stops at the next step.
+nonisolated(unsafe) var trainingInterrupted: Int32 = 0
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a GAN and write the generator as a Forger model directory.",
+        discussion: """
+        Data: IDX image files (gzipped or not; MNIST, Fashion-MNIST), a folder of PNGs (recursive; \
+        first-level subfolders become class labels), or a float .npy array (N, [C,] H, W). \
+        Output: <output>/model.json + weights.safetensors, checkpoint.safetensors, progress/ sample \
+        grids from a fixed noise batch, progress.gif, and README.md (a model card draft). \
+        Ctrl-C saves a checkpoint; --resume continues exactly where it stopped.
+        """)
+
+    @Option(help: "Architecture preset: post-mnist (the 2016 post's 28x28 generator) or dcgan.")
+    var preset: ArchitecturePreset = .postMNIST
+    @Option(help: "Custom architecture JSON (generator and discriminator layers); overrides --preset.")
+    var architecture: String?
+    @Option(help: "Channel width (post-mnist: first conv, default 16; dcgan: ngf = ndf, default 64).")
+    var width: Int?
+    @Option(help: "Latent size (default: post-mnist 16, dcgan 100).")
+    var latentSize: Int?
+
+    @Option(help: "Training images: an IDX file, a folder of PNGs, or a .npy array.")
+    var data: String
+    @Option(help: "IDX label file for the images (recorded; conditional training is not done yet).")
+    var labels: String?
+    @Option(help: "Data format (auto: by extension and contents).")
+    var dataFormat: DataFormat = .auto
+    @Option(help: "Resize every image to N x N (dcgan: 28, 32 or 64).")
+    var imageSize: Int?
+    @Option(help: "Convert images to 1 (grey) or 3 (colour) channels.")
+    var channels: Int?
+    @Flag(help: "Flip real images left-right at random.")
+    var flip = false
+
+    @Option(help: "Generator steps to train to (total, counting resumed steps).")
+    var steps: Int?
+    @Option(help: "Epochs of real data to train (alternative to --steps).")
+    var epochs: Double?
+    @Option(help: "Minibatch size.")
+    var batchSize = 64
+    @Option(name: .customShort("k"), help: "Discriminator steps per generator step.")
+    var discriminatorSteps = 1
+    @Option(help: "Loss: \(GANLoss.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var loss: GANLoss = .nonSaturating
+    @Option(help: "Optimizer: adam or sgd (Nesterov momentum).")
+    var optimizer: OptimizerKind = .adam
+    @Option(help: "Generator learning rate.")
+    var lr: Float = 2e-4
+    @Option(help: "Discriminator learning rate (default: --lr).")
+    var dLr: Float?
+    @Option(help: "Adam beta1.")
+    var beta1: Float = 0.5
+    @Option(help: "SGD momentum.")
+    var momentum: Float = 0.9
+    @Option(help: "Multiply learning rates by this every --lr-decay-every epochs.")
+    var lrDecay: Float = 1
+    @Option(help: "Epochs between learning-rate decays.")
+    var lrDecayEvery = 1
+    @Option(help: "Weight initialisation: \(Initialisation.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var initialisation: Initialisation = .dcgan
+    @Option(name: .shortAndLong, help: "Seed of every random choice (weights, order, noise, dropout).")
+    var seed: UInt64 = 0
+
+    @Option(name: .shortAndLong, help: "Model directory to write.")
+    var output: String
+    @Option(help: "Model name (default: the output folder's name).")
+    var name: String?
+    @Option(help: "Write a sample grid every N steps (0: never).")
+    var sampleEvery = 200
+    @Option(help: "Checkpoint every N steps (0: only at the end and on Ctrl-C).")
+    var checkpointEvery = 500
+    @Option(help: "Stop (checkpoint and export, as Ctrl-C does) after this many minutes of wall time.")
+    var timeLimit: Double?
+    @Flag(help: "Continue from <output>/checkpoint.safetensors.")
+    var resume = false
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard discriminatorSteps >= 1 else { throw ValidationError("-k must be at least 1") }
+        guard (steps == nil) != (epochs == nil) else { throw ValidationError("give exactly one of --steps or --epochs") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let epochs, !(epochs > 0) { throw ValidationError("--epochs must be positive") }
+        if let channels, channels != 1 && channels != 3 { throw ValidationError("--channels must be 1 or 3") }
+        if let imageSize, imageSize < 4 { throw ValidationError("--image-size must be at least 4") }
+        if preset == .dcgan, architecture == nil, let imageSize, ![28, 32, 64].contains(imageSize) {
+            throw ValidationError("the dcgan preset comes in 28, 32 and 64 pixels; --image-size \(imageSize) needs --architecture")
+        }
+        guard lr > 0, (dLr ?? lr) > 0 else { throw ValidationError("learning rates must be positive") }
+        guard lrDecay > 0, lrDecay <= 1, lrDecayEvery >= 1 else { throw ValidationError("--lr-decay must be in (0, 1] and --lr-decay-every at least 1") }
+        if let width, width < 1 { throw ValidationError("--width must be at least 1") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let dataset = try loadDataset()
+        let arch = try makeArchitecture(for: dataset)
+        var config = TrainingConfig(architecture: arch)
+        config.batchSize = batchSize
+        config.discriminatorSteps = discriminatorSteps
+        config.loss = loss
+        let dlr = dLr ?? lr
+        switch optimizer {
+        case .adam:
+            config.generatorOptimizer = .adam(learningRate: lr, beta1: beta1, beta2: 0.999)
+            config.discriminatorOptimizer = .adam(learningRate: dlr, beta1: beta1, beta2: 0.999)
+        case .sgd:
+            config.generatorOptimizer = .sgd(learningRate: lr, momentum: momentum, nesterov: true)
+            config.discriminatorOptimizer = .sgd(learningRate: dlr, momentum: momentum, nesterov: true)
+        }
+        config.schedule = LearningRateSchedule(factor: lrDecay, every: lrDecayEvery)
+        config.initialisation = initialisation
+        config.seed = seed
+        let trainer: GANTrainer
+        do { trainer = try GANTrainer(config: config, data: ShuffledImages(dataset, seed: seed, flips: flip)) } catch {
+            throw UserError("\(error)")
+        }
+        let outDir = URL(fileURLWithPath: output)
+        try FileManager.default.createDirectory(at: outDir.appendingPathComponent("progress"), withIntermediateDirectories: true)
+        let checkpoint = outDir.appendingPathComponent("checkpoint.safetensors")
+        if resume {
+            do { try trainer.loadCheckpoint(from: checkpoint) } catch { throw UserError("--resume: \(error)") }
+        }
+        let total = steps ?? Int((epochs! * Double(trainer.batchesPerEpoch) / Double(discriminatorSteps)).rounded(.up))
+        let reporter = ConsoleTrainingReporter(quiet: outputOptions.quiet, progressFolder: outDir.appendingPathComponent("progress"),
+                                               range: arch.outputRange,
+                                               deadline: timeLimit.map { Date().addingTimeInterval($0 * 60) })
+        if !outputOptions.quiet {
+            log("training \(arch.name): G \(trainer.generator.parameterCount) parameters, D \(trainer.discriminator.parameterCount); \(dataset.count) images \(dataset.channels)x\(dataset.height)x\(dataset.width) from \(dataset.source); \(trainer.batchesPerEpoch) batches per epoch; steps \(trainer.step) -> \(total)")
+        }
+        trainingInterrupted = 0
+        let previous = signal(SIGINT) { _ in trainingInterrupted = 1 }
+        defer { signal(SIGINT, previous) }
+        let run = TrainingRun(totalSteps: total, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery, checkpoint: checkpoint)
+        let (outcome, last) = try run.run(trainer, reporter: reporter)
+        try reporter.writeAnimation(to: outDir.appendingPathComponent("progress.gif"))
+        let seconds = Date().timeIntervalSince(started)
+        let modelName = name ?? outDir.lastPathComponent
+        let info = trainingRecord(trainer: trainer, dataset: dataset, last: last, seconds: seconds, outcome: outcome)
+        try trainer.exportModel(to: outDir, name: modelName, description: "\(arch.name) GAN generator trained by forger train on \(URL(fileURLWithPath: dataset.source).lastPathComponent)",
+                                training: info)
+        let finalGrid = try reporter.grid(trainer.samples())
+        try PNG.write(finalGrid, to: outDir.appendingPathComponent("samples.png"))
+        if !outputOptions.quiet {
+            log("\n\(outcome == .interrupted ? "interrupted" : "finished") at step \(trainer.step) after \(formatDuration(seconds)); model in \(outDir.path)\(outcome == .interrupted ? "; continue with --resume" : "")")
+        }
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+    func loadDataset() throws -> ImageDataset {
+        let url = URL(fileURLWithPath: data)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw UserError("--data \(data): no such file or folder; give an IDX file, a .npy file or a folder of PNGs")
+        }
+        var format = dataFormat
+        if format == .auto {
+            format = isDir.boolValue ? .folder : (url.pathExtension.lowercased() == "npy" ? .npy : .idx)
+        }
+        do {
+            var set: ImageDataset
+            switch format {
+            case .folder: set = try DatasetLoader.folder(url, size: imageSize, channels: channels)
+            case .npy: set = try DatasetLoader.npy(url)
+            case .idx, .auto: set = try DatasetLoader.idx(images: url, labels: labels.map { URL(fileURLWithPath: $0) })
+            }
+            set = set.adapted(size: imageSize, channels: channels)
+            return set
+        } catch let e as DatasetError {
+            throw UserError("\(e)")
+        }
+    }
+
+    func makeArchitecture(for set: ImageDataset) throws -> GANArchitecture {
+        if let architecture {
+            let url = URL(fileURLWithPath: architecture)
+            guard let bytes = try? Data(contentsOf: url) else { throw UserError("--architecture \(architecture): cannot read the file") }
+            do { return try GANArchitecture.parse(bytes, path: architecture) } catch { throw UserError("\(error)") }
+        }
+        switch preset {
+        case .postMNIST:
+            guard set.height == 28, set.width == 28 else {
+                throw UserError("the post-mnist preset makes 28x28 images but the data is \(set.width)x\(set.height); pass --image-size 28")
+            }
+            return .postMNIST(width: width ?? 16, latentSize: latentSize ?? 16, channels: set.channels)
+        case .dcgan:
+            guard set.height == set.width, let a = GANArchitecture.dcgan(size: set.height, channels: set.channels,
+                                                                         width: width ?? 64, latentSize: latentSize ?? 100) else {
+                throw UserError("the dcgan preset makes 28, 32 or 64 pixel squares but the data is \(set.width)x\(set.height); pass --image-size 28, 32 or 64")
+            }
+            return a
+        }
+    }
+
+    func trainingRecord(trainer: GANTrainer, dataset: ImageDataset, last: StepStats?, seconds: Double,
+                        outcome: TrainingRun.Outcome) -> JSONValue {
+        let c = trainer.config
+        var o: [String: JSONValue] = [
+            "tool": .string("forger train"),
+            "command": .string((["forger"] + CommandLine.arguments.dropFirst()).joined(separator: " ")),
+            "data": .string(dataset.source),
+            "images": .number(Double(dataset.count)),
+            "architecture": .string(c.architecture.name),
+            "steps": .number(Double(trainer.step)),
+            "epochs": .number((trainer.epoch * 100).rounded() / 100),
+            "batch_size": .number(Double(c.batchSize)),
+            "discriminator_steps": .number(Double(c.discriminatorSteps)),
+            "loss": .string(c.loss.rawValue),
+            "generator_optimizer": .string(c.generatorOptimizer.summary),
+            "discriminator_optimizer": .string(c.discriminatorOptimizer.summary),
+            "initialisation": .string(c.initialisation.rawValue),
+            "seed": .number(Double(c.seed)),
+            "wall_seconds_this_run": .number(seconds.rounded()),
+            "machine": .string(machineDescription()),
+            "finished": .bool(outcome == .finished),
+        ]
+        if let last {
+            o["final_losses"] = .object(["discriminator": .number(Double(last.discriminatorLoss)),
+                                         "generator": .number(Double(last.generatorLoss)),
+                                         "d_real": .number(Double(last.realScore)), "d_fake": .number(Double(last.fakeScore))])
+        }
+        return .object(o)
+    }
+}
+
+func machineDescription() -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }?
+        .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+    return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, Linux"
+}
+
+func formatDuration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%dh%02dm%02ds", t / 3600, t / 60 % 60, t % 60)
+        : String(format: "%dm%02ds", t / 60, t % 60)
+}
+
+/// Progress bar on stderr (a fresh line every 50 steps when stderr is not a terminal),
+/// sample grids as PNGs, frames kept for the progress GIF.
+final class ConsoleTrainingReporter: TrainingReporter {
+    let quiet: Bool
+    let progressFolder: URL
+    let range: (Float, Float)
+    let isTerminal = isatty(2) != 0
+    private(set) var frames: [PixelImage] = []
+
+    let deadline: Date?
+
+    init(quiet: Bool, progressFolder: URL, range: (Float, Float), deadline: Date?) {
+        self.quiet = quiet; self.progressFolder = progressFolder; self.range = range; self.deadline = deadline
+    }
+
+    var shouldStop: Bool { trainingInterrupted != 0 || deadline.map { Date() >= $0 } ?? false }
+
+    func stepFinished(_ s: StepStats, of total: Int, elapsed: Double, stepsThisRun: Int) {
+        guard !quiet, isTerminal || s.step % 50 == 0 || s.step == total else { return }
+        let done = Double(s.step) / Double(total)
+        let barWidth = 24, filled = Int(done * Double(barWidth))
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: barWidth - filled)
+        let rate = elapsed / Double(max(1, stepsThisRun))
+        let eta = rate * Double(total - s.step)
+        let line = String(format: "step %d/%d [%@] %3.0f%% epoch %.2f  D %.3f  G %.3f  D(x) %.2f  D(G(z)) %.2f  lr %.2g  ETA %@",
+                          s.step, total, bar, done * 100, s.epoch, s.discriminatorLoss, s.generatorLoss, s.realScore,
+                          s.fakeScore, s.learningRate, formatDuration(eta))
+        FileHandle.standardError.write(Data((isTerminal ? "\r" + line : line + "\n").utf8))
+    }
+
+    func grid(_ samples: Tensor) throws -> PixelImage {
+        Rendering.grid(try Rendering.images(samples, range: range), columns: nil, scale: 2)
+    }
+
+    func samplesReady(_ samples: Tensor, step: Int) throws {
+        let image = try grid(samples)
+        try PNG.write(image, to: progressFolder.appendingPathComponent(String(format: "step-%07d.png", step)))
+        frames.append(image)
+    }
+
+    func checkpointSaved(at url: URL, step: Int) {}
+
+    func writeAnimation(to url: URL) throws {
+        guard !frames.isEmpty else { return }
+        try ProgressAnimation.writeGIF(frames, delayCentiseconds: 25, to: url)
+    }
+}

@@ -1,0 +1,338 @@
+/// Backward kernels for the forward ops in Conv2d.swift, ConvTranspose2d.swift and
+/// Elementwise.swift. Each takes exactly what its forward kept (inputs, outputs) and the
+/// gradient of the loss with respect to the forward's output; parameter gradients are
+/// accumulated (`+=`) into the caller's tensors, input gradients are returned fresh.
+///
+/// Work is split over the batch with `Parallel.forChunks`; per-worker partial parameter
+/// gradients are summed in worker order, so results are deterministic for a given core count.
+
+public enum Conv2dBackward {
+    /// input (N, C, H, W), weight (O, C, kh, kw), gradOutput (N, O, OH, OW).
+    /// Adds into gradWeight (O, C, kh, kw) and gradBias (O); returns gradInput (N, C, H, W)
+    /// when `needInputGradient`.
+    public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
+                                gradWeight: inout Tensor, gradBias: inout Tensor?,
+                                needInputGradient: Bool = true) -> Tensor? {
+        let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
+        let (oh, ow) = g.convOutputSize(height: h, width: w)
+        precondition(gradOutput.shape == [n, g.outChannels, oh, ow], "conv2d gradOutput \(gradOutput.shape) does not fit")
+        precondition(gradWeight.shape == weight.shape)
+        let patch = g.patchSize, positions = oh * ow
+        let inPlane = g.inChannels * h * w, outPlane = g.outChannels * positions
+        // col2im of the adjoint: columns (C*kh*kw, OH*OW) scatter back onto (C, H, W).
+        let adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
+                                   kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        let workers = min(n, Parallel.workerCount)
+        var partial = [[Float]](repeating: [Float](repeating: 0, count: weight.count), count: workers)
+        var cols = [[Float]](repeating: [Float](repeating: 0, count: patch * positions), count: workers)
+        var dcols = [[Float]](repeating: needInputGradient ? [Float](repeating: 0, count: patch * positions) : [], count: workers)
+        var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
+        input.data.withUnsafeBufferPointer { x in
+        weight.data.withUnsafeBufferPointer { wt in
+        gradOutput.data.withUnsafeBufferPointer { dy in
+        dxStorage.withUnsafeMutableBufferPointer { dx in
+        partial.withUnsafeMutableBufferPointer { partialBuffers in
+        cols.withUnsafeMutableBufferPointer { colBuffers in
+        dcols.withUnsafeMutableBufferPointer { dcolBuffers in
+            let xBase = x.baseAddress!, dyBase = dy.baseAddress!, dxBase = needInputGradient ? dx.baseAddress : nil
+            let pb = partialBuffers.baseAddress!, cb = colBuffers.baseAddress!, db = dcolBuffers.baseAddress!
+            Parallel.forChunks(n, maxWorkers: workers) { images, worker in
+                pb[worker].withUnsafeMutableBufferPointer { dW in
+                cb[worker].withUnsafeMutableBufferPointer { col in
+                db[worker].withUnsafeMutableBufferPointer { dcol in
+                    for img in images {
+                        let dyImg = dyBase + img * outPlane
+                        Conv2d.im2col(xBase + img * inPlane, height: h, width: w, geometry: g,
+                                      outHeight: oh, outWidth: ow, into: col.baseAddress!)
+                        // dW (O, K) += dY (O, P) * col^T (P, K)
+                        Gemm.sgemm(transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: positions,
+                                   a: dyImg, lda: positions, b: col.baseAddress!, ldb: positions,
+                                   beta: 1, c: dW.baseAddress!, ldc: patch)
+                        if let dxBase {
+                            // dcol (K, P) = W^T (K, O) * dY (O, P), then scatter onto the image.
+                            Gemm.sgemm(transposeA: true, transposeB: false, m: patch, n: positions, k: g.outChannels,
+                                       a: wt.baseAddress!, lda: patch, b: dyImg, ldb: positions,
+                                       c: dcol.baseAddress!, ldc: positions)
+                            ConvTranspose2d.col2im(dcol.baseAddress!, height: oh, width: ow, geometry: adjoint,
+                                                   outHeight: h, outWidth: w, into: dxBase + img * inPlane)
+                        }
+                    }
+                }
+                }
+                }
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        for part in partial { for i in 0..<part.count { gradWeight.data[i] += part[i] } }
+        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
+    }
+
+    /// Plain-loop reference: the same three gradients straight from the definition.
+    public static func backwardNaive(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
+                                     gradWeight: inout Tensor, gradBias: inout Tensor?) -> Tensor {
+        let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
+        let (oh, ow) = g.convOutputSize(height: h, width: w)
+        var dx = Tensor(zeros: input.shape)
+        for img in 0..<n {
+            for o in 0..<g.outChannels {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let d = gradOutput.data[((img * g.outChannels + o) * oh + oy) * ow + ox]
+                        gradBias?.data[o] += d
+                        for c in 0..<g.inChannels {
+                            for ki in 0..<g.kernelHeight {
+                                let iy = oy * g.strideHeight - g.padding.top + ki
+                                if iy < 0 || iy >= h { continue }
+                                for kj in 0..<g.kernelWidth {
+                                    let ix = ox * g.strideWidth - g.padding.left + kj
+                                    if ix < 0 || ix >= w { continue }
+                                    let wi = ((o * g.inChannels + c) * g.kernelHeight + ki) * g.kernelWidth + kj
+                                    let xi = ((img * g.inChannels + c) * h + iy) * w + ix
+                                    gradWeight.data[wi] += d * input.data[xi]
+                                    dx.data[xi] += d * weight.data[wi]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+public enum ConvTranspose2dBackward {
+    /// input (N, C, H, W), weight (C, O, kh, kw), gradOutput (N, O, OH, OW).
+    /// Adds into gradWeight (C, O, kh, kw) and gradBias (O); returns gradInput (N, C, H, W)
+    /// when `needInputGradient`.
+    public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
+                                gradWeight: inout Tensor, gradBias: inout Tensor?,
+                                needInputGradient: Bool = true) -> Tensor? {
+        let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
+        let (oh, ow) = g.transposedOutputSize(height: h, width: w)
+        precondition(gradOutput.shape == [n, g.outChannels, oh, ow], "conv-transpose2d gradOutput \(gradOutput.shape) does not fit")
+        precondition(gradWeight.shape == weight.shape)
+        let rows = g.outChannels * g.kernelHeight * g.kernelWidth, positions = h * w
+        let inPlane = g.inChannels * positions, outPlane = g.outChannels * oh * ow
+        // im2col of the output gradient gathers, for every input position, what it fed.
+        let gather = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
+                                  kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                  strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
+        let workers = min(n, Parallel.workerCount)
+        var partial = [[Float]](repeating: [Float](repeating: 0, count: weight.count), count: workers)
+        var cols = [[Float]](repeating: [Float](repeating: 0, count: rows * positions), count: workers)
+        input.data.withUnsafeBufferPointer { x in
+        weight.data.withUnsafeBufferPointer { wt in
+        gradOutput.data.withUnsafeBufferPointer { dy in
+        dxStorage.withUnsafeMutableBufferPointer { dx in
+        partial.withUnsafeMutableBufferPointer { partialBuffers in
+        cols.withUnsafeMutableBufferPointer { colBuffers in
+            let xBase = x.baseAddress!, dyBase = dy.baseAddress!, dxBase = needInputGradient ? dx.baseAddress : nil
+            let pb = partialBuffers.baseAddress!, cb = colBuffers.baseAddress!
+            Parallel.forChunks(n, maxWorkers: workers) { images, worker in
+                pb[worker].withUnsafeMutableBufferPointer { dW in
+                cb[worker].withUnsafeMutableBufferPointer { col in
+                    for img in images {
+                        Conv2d.im2col(dyBase + img * outPlane, height: oh, width: ow, geometry: gather,
+                                      outHeight: h, outWidth: w, into: col.baseAddress!)
+                        // dW (C, O*kh*kw) += X (C, HW) * col^T (HW, O*kh*kw)
+                        Gemm.sgemm(transposeA: false, transposeB: true, m: g.inChannels, n: rows, k: positions,
+                                   a: xBase + img * inPlane, lda: positions, b: col.baseAddress!, ldb: positions,
+                                   beta: 1, c: dW.baseAddress!, ldc: rows)
+                        if let dxBase {
+                            // dX (C, HW) = W (C, O*kh*kw) * col (O*kh*kw, HW)
+                            Gemm.sgemm(transposeA: false, transposeB: false, m: g.inChannels, n: positions, k: rows,
+                                       a: wt.baseAddress!, lda: rows, b: col.baseAddress!, ldb: positions,
+                                       c: dxBase + img * inPlane, ldc: positions)
+                        }
+                    }
+                }
+                }
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        for part in partial { for i in 0..<part.count { gradWeight.data[i] += part[i] } }
+        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
+    }
+}
+
+public enum LinearBackward {
+    /// input (N, in), weight (out, in), gradOutput (N, out). Adds into gradWeight (out, in)
+    /// and gradBias (out); returns gradInput (N, in) when `needInputGradient`.
+    public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor,
+                                gradWeight: inout Tensor, gradBias: inout Tensor?,
+                                needInputGradient: Bool = true) -> Tensor? {
+        let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
+        precondition(gradOutput.shape == [n, outF] && input.shape == [n, inF], "linear backward shapes do not fit")
+        input.data.withUnsafeBufferPointer { x in
+            gradOutput.data.withUnsafeBufferPointer { dy in
+                gradWeight.data.withUnsafeMutableBufferPointer { dW in
+                    // dW (out, in) += dY^T (out, N) * X (N, in)
+                    Gemm.sgemm(transposeA: true, transposeB: false, m: outF, n: inF, k: n,
+                               a: dy.baseAddress!, lda: outF, b: x.baseAddress!, ldb: inF,
+                               beta: 1, c: dW.baseAddress!, ldc: inF)
+                }
+            }
+        }
+        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        guard needInputGradient else { return nil }
+        var dx = Tensor(zeros: [n, inF])
+        gradOutput.data.withUnsafeBufferPointer { dy in
+            weight.data.withUnsafeBufferPointer { wt in
+                dx.data.withUnsafeMutableBufferPointer { dxb in
+                    let dyb = dy.baseAddress!, out = dxb.baseAddress!
+                    Parallel.forChunks(n, maxWorkers: n >= 8 ? Parallel.workerCount : 1) { r, _ in
+                        // dX (rows, in) = dY (rows, out) * W (out, in)
+                        Gemm.sgemm(transposeA: false, transposeB: false, m: r.count, n: inF, k: outF,
+                                   a: dyb + r.lowerBound * outF, lda: outF, b: wt.baseAddress!, ldb: inF,
+                                   c: out + r.lowerBound * inF, ldc: inF)
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+public enum UpsampleBackward {
+    /// gradOutput (N, C, sH, sW) -> gradInput (N, C, H, W): each input pixel collects its block.
+    public static func nearest(_ gradOutput: Tensor, scale s: Int) -> Tensor {
+        let (n, c, oh, ow) = (gradOutput.shape[0], gradOutput.shape[1], gradOutput.shape[2], gradOutput.shape[3])
+        precondition(oh % s == 0 && ow % s == 0)
+        let (h, w) = (oh / s, ow / s)
+        var dx = Tensor(zeros: [n, c, h, w])
+        gradOutput.data.withUnsafeBufferPointer { dy in
+            dx.data.withUnsafeMutableBufferPointer { out in
+                for plane in 0..<(n * c) {
+                    let src = dy.baseAddress! + plane * oh * ow, dst = out.baseAddress! + plane * h * w
+                    for oy in 0..<oh {
+                        let line = dst + (oy / s) * w, srcLine = src + oy * ow
+                        for ox in 0..<ow { line[ox / s] += srcLine[ox] }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+}
+
+/// Batch norm in training mode: normalises with the batch's own mean and (biased) variance
+/// per channel of (N, C) or (N, C, H, W), as PyTorch's `BatchNorm` does in `train()`.
+public enum BatchNormTraining {
+    /// What backward needs: the normalised input and 1/sqrt(var + eps) per channel.
+    public struct Cache {
+        /// (N, C, ...) same shape as the input
+        public var normalised: Tensor
+        /// (C)
+        public var inverseStd: [Float]
+        /// (C) batch mean and biased batch variance, for the running statistics.
+        public var mean: [Float]
+        public var variance: [Float]
+    }
+
+    public static func forward(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float) -> (Tensor, Cache) {
+        let n = x.shape[0], c = x.shape[1], inner = x.count / max(1, n * c)
+        precondition(gamma.count == c && beta.count == c, "batch norm of \(c) channels given \(gamma.count) scales")
+        let m = Double(n * inner)
+        var mean = [Float](repeating: 0, count: c), variance = mean, inverseStd = mean
+        var xhat = Tensor(zeros: x.shape), y = Tensor(zeros: x.shape)
+        for ch in 0..<c {
+            var sum = 0.0
+            for img in 0..<n { let base = (img * c + ch) * inner; for i in 0..<inner { sum += Double(x.data[base + i]) } }
+            let mu = sum / m
+            var sq = 0.0
+            for img in 0..<n {
+                let base = (img * c + ch) * inner
+                for i in 0..<inner { let d = Double(x.data[base + i]) - mu; sq += d * d }
+            }
+            let v = sq / m
+            let inv = Float(1 / (v + Double(eps)).squareRoot())
+            mean[ch] = Float(mu); variance[ch] = Float(v); inverseStd[ch] = inv
+            let g = gamma.data[ch], b = beta.data[ch], muF = Float(mu)
+            for img in 0..<n {
+                let base = (img * c + ch) * inner
+                for i in 0..<inner {
+                    let h = (x.data[base + i] - muF) * inv
+                    xhat.data[base + i] = h
+                    y.data[base + i] = h * g + b
+                }
+            }
+        }
+        return (y, Cache(normalised: xhat, inverseStd: inverseStd, mean: mean, variance: variance))
+    }
+
+    /// Adds into gradGamma and gradBeta (C); returns gradInput.
+    /// dx = gamma * invStd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)).
+    public static func backward(_ gradOutput: Tensor, cache: Cache, gamma: Tensor,
+                                gradGamma: inout Tensor, gradBeta: inout Tensor) -> Tensor {
+        let xhat = cache.normalised
+        let n = xhat.shape[0], c = xhat.shape[1], inner = xhat.count / max(1, n * c)
+        precondition(gradOutput.shape == xhat.shape)
+        let m = Float(n * inner)
+        var dx = Tensor(zeros: xhat.shape)
+        for ch in 0..<c {
+            var sumDy: Float = 0, sumDyXhat: Float = 0
+            for img in 0..<n {
+                let base = (img * c + ch) * inner
+                for i in 0..<inner {
+                    let d = gradOutput.data[base + i]
+                    sumDy += d; sumDyXhat += d * xhat.data[base + i]
+                }
+            }
+            gradGamma.data[ch] += sumDyXhat
+            gradBeta.data[ch] += sumDy
+            let k = gamma.data[ch] * cache.inverseStd[ch] / m
+            for img in 0..<n {
+                let base = (img * c + ch) * inner
+                for i in 0..<inner {
+                    dx.data[base + i] = k * (m * gradOutput.data[base + i] - sumDy - xhat.data[base + i] * sumDyXhat)
+                }
+            }
+        }
+        return dx
+    }
+}
+
+extension ActivationKind {
+    /// Gradient through the activation, from its output y and the output's gradient.
+    /// At the kinks of relu and leaky relu (y == 0) the left-hand slope is used, as PyTorch
+    /// does (relu'(0) = 0, leaky'(0) = slope). Leaky relu needs slope > 0 to read the sign from y.
+    public func backward(output y: Tensor, gradOutput dy: Tensor) -> Tensor {
+        precondition(y.shape == dy.shape)
+        var dx = dy
+        switch self {
+        case .identity: break
+        case .relu: for i in 0..<dx.count where !(y.data[i] > 0) { dx.data[i] = 0 }
+        case .leakyReLU(let slope):
+            precondition(slope > 0, "leaky relu backward needs a positive slope")
+            for i in 0..<dx.count where !(y.data[i] > 0) { dx.data[i] *= slope }
+        case .tanh: for i in 0..<dx.count { dx.data[i] *= 1 - y.data[i] * y.data[i] }
+        case .sigmoid: for i in 0..<dx.count { dx.data[i] *= y.data[i] * (1 - y.data[i]) }
+        }
+        return dx
+    }
+}
+
+/// Adds the sum over N (and H, W) of each channel c of an (N, C, ...) tensor into sums (C).
+public func accumulateChannelSums(_ t: Tensor, into sums: inout Tensor) {
+    let n = t.shape[0], c = t.shape[1], inner = t.count / max(1, n * c)
+    precondition(sums.count == c)
+    for ch in 0..<c {
+        var s: Float = 0
+        for img in 0..<n { let base = (img * c + ch) * inner; for i in 0..<inner { s += t.data[base + i] } }
+        sums.data[ch] += s
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import Tensor
+import NN
+import ModelIO
+
+/// Where real samples come from: a fixed image set, or a distribution (the 1-D toy).
+public protocol RealSamples {
+    /// Per-sample shape, e.g. [1, 28, 28] or [1].
+    var sampleShape: [Int] { get }
+    /// Real batches that make one epoch.
+    func batchesPerEpoch(batchSize: Int) -> Int
+    /// Real batch number `number` (counted from the start of training), in `range`.
+    func batch(number: Int, size: Int, range: (Float, Float), rng: inout RandomStream) -> Tensor
+}
+
+/// An image set seen in a fresh seeded order every epoch, optionally with random flips.
+public final class ShuffledImages: RealSamples {
+    public let dataset: ImageDataset
+    public let seed: UInt64
+    public let flips: Bool
+    private var order: (epoch: Int, permutation: [Int]) = (-1, [])
+
+    public init(_ dataset: ImageDataset, seed: UInt64, flips: Bool) {
+        self.dataset = dataset; self.seed = seed; self.flips = flips
+    }
+
+    public var sampleShape: [Int] { [dataset.channels, dataset.height, dataset.width] }
+
+    public func batchesPerEpoch(batchSize: Int) -> Int { max(1, dataset.count / batchSize) }
+
+    public func batch(number: Int, size: Int, range: (Float, Float), rng: inout RandomStream) -> Tensor {
+        let perEpoch = batchesPerEpoch(batchSize: size)
+        let epoch = number / perEpoch, start = (number % perEpoch) * size
+        if order.epoch != epoch {
+            var r = RandomStream(seed: seed, purpose: StreamPurpose.epochOrder.rawValue, index: UInt64(epoch))
+            order = (epoch, r.permutation(dataset.count))
+        }
+        let indices = (0..<size).map { order.permutation[(start + $0) % dataset.count] }
+        let flip = flips ? (0..<size).map { _ in rng.next() & 1 == 1 } : nil
+        return dataset.batch(indices, range: range, flip: flip)
+    }
+}
+
+/// How latents are drawn.
+public enum LatentPrior: Equatable, Sendable {
+    case normal
+    case uniform(low: Float, high: Float)
+    /// Evenly spaced over [low, high] plus a little uniform jitter (the 1-D toy's noise).
+    case stratified(low: Float, high: Float)
+
+    public func sample(count: Int, size: Int, rng: inout RandomStream) -> Tensor {
+        var t = Tensor(zeros: [count, size])
+        for i in 0..<t.count {
+            switch self {
+            case .normal: t.data[i] = Float(rng.nextNormal())
+            case .uniform(let lo, let hi): t.data[i] = lo + (hi - lo) * Float(rng.nextUnit())
+            case .stratified(let lo, let hi):
+                let n = t.count
+                t.data[i] = lo + (hi - lo) * Float(i) / Float(max(1, n - 1)) + 0.01 * Float(rng.nextUnit())
+            }
+        }
+        return t
+    }
+}
+
+/// How an optimizer is made; checkpoints record it.
+public enum OptimizerChoice: Equatable, Sendable {
+    case adam(learningRate: Float, beta1: Float, beta2: Float)
+    case sgd(learningRate: Float, momentum: Float, nesterov: Bool)
+
+    public func make() -> Optimizer {
+        switch self {
+        case .adam(let lr, let b1, let b2): return Adam(learningRate: lr, beta1: b1, beta2: b2)
+        case .sgd(let lr, let m, let n): return SGD(learningRate: lr, momentum: m, nesterov: n)
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .adam(let lr, let b1, let b2): return "adam lr \(lr) beta1 \(b1) beta2 \(b2)"
+        case .sgd(let lr, let m, let n): return "sgd lr \(lr) momentum \(m)\(n ? " nesterov" : "")"
+        }
+    }
+}
+
+/// Everything that decides a training run besides the data. Equal configs + equal data +
+/// equal step => equal weights, bit for bit, on one machine.
+public struct TrainingConfig: Equatable, Sendable {
+    public var architecture: GANArchitecture
+    public var batchSize = 64
+    /// Discriminator steps per generator step.
+    public var discriminatorSteps = 1
+    public var loss: GANLoss = .nonSaturating
+    public var generatorOptimizer: OptimizerChoice = .adam(learningRate: 2e-4, beta1: 0.5, beta2: 0.999)
+    public var discriminatorOptimizer: OptimizerChoice = .adam(learningRate: 2e-4, beta1: 0.5, beta2: 0.999)
+    /// Decay of both learning rates, per epoch of real batches.
+    public var schedule = LearningRateSchedule()
+    public var initialisation: Initialisation = .dcgan
+    public var prior: LatentPrior = .normal
+    public var seed: UInt64 = 0
+    /// Images in the fixed noise batch used for progress samples.
+    public var sampleCount = 64
+
+    public init(architecture: GANArchitecture) { self.architecture = architecture }
+
+    /// A one-line fingerprint stored in checkpoints, so a resume with other settings is refused.
+    public var fingerprint: String {
+        "\(architecture)|\(batchSize)|\(discriminatorSteps)|\(loss)|\(generatorOptimizer)|\(discriminatorOptimizer)|\(schedule)|\(initialisation)|\(prior)|\(seed)"
+    }
+}
+
+/// What one generator step measured.
+public struct StepStats: Sendable {
+    public var step: Int
+    public var epoch: Double
+    public var discriminatorLoss: Float
+    public var generatorLoss: Float
+    /// Mean D(x) on the last real batch and D(G(z)) on the generator step's fakes.
+    public var realScore: Float
+    public var fakeScore: Float
+    public var learningRate: Float
+}
+
+/// The GAN loop: k discriminator steps, then one generator step.
+public final class GANTrainer {
+    public let config: TrainingConfig
+    public let generator: Network
+    public let discriminator: Network
+    public let data: RealSamples
+    public let generatorOptimizer: Optimizer
+    public let discriminatorOptimizer: Optimizer
+    /// Generator steps done.
+    public private(set) var step = 0
+    public let fixedNoise: Tensor       // (S, Z)
+    public var range: (Float, Float) { config.architecture.outputRange }
+
+    public init(config: TrainingConfig, data: RealSamples) throws {
+        let arch = config.architecture
+        var rg = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseGenerator.rawValue, index: 0)
+        var rd = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseDiscriminator.rawValue, index: 0)
+        do {
+            generator = try Network(inputShape: arch.latentShape ?? [arch.latentSize], blueprints: arch.generator,
+                                    initialisation: config.initialisation, rng: &rg)
+        } catch let e as Network.BuildError { throw ArchitectureError(path: arch.name, reason: "generator \(e)") }
+        guard generator.outputShape == data.sampleShape else {
+            throw ArchitectureError(path: arch.name, reason: "the generator makes \(describeShape(generator.outputShape)) but the data is \(describeShape(data.sampleShape)); pick the preset or --image-size/--channels that match")
+        }
+        do {
+            discriminator = try Network(inputShape: data.sampleShape, blueprints: arch.discriminator,
+                                        initialisation: config.initialisation, rng: &rd)
+        } catch let e as Network.BuildError { throw ArchitectureError(path: arch.name, reason: "discriminator \(e)") }
+        guard discriminator.outputShape == [1] else {
+            throw ArchitectureError(path: arch.name, reason: "the discriminator must end in one logit per image (1), it ends in \(describeShape(discriminator.outputShape)); end it with a linear(1) or a conv to 1x1 and a flatten")
+        }
+        self.config = config
+        self.data = data
+        generatorOptimizer = config.generatorOptimizer.make()
+        discriminatorOptimizer = config.discriminatorOptimizer.make()
+        var rn = RandomStream(seed: config.seed, purpose: StreamPurpose.fixedNoise.rawValue, index: 0)
+        fixedNoise = config.prior.sample(count: config.sampleCount, size: arch.latentSize, rng: &rn)
+    }
+
+    public var batchesPerEpoch: Int { data.batchesPerEpoch(batchSize: config.batchSize) }
+    public var epoch: Double { Double(step * config.discriminatorSteps) / Double(batchesPerEpoch) }
+
+    /// One generator step (after k discriminator steps).
+    @discardableResult
+    public func trainStep() -> StepStats {
+        let c = config, b = c.batchSize, z = c.architecture.latentSize
+        var rng = RandomStream(seed: c.seed, purpose: StreamPurpose.step.rawValue, index: UInt64(step))
+        let lrFactor = c.schedule.rate(base: 1, epoch: Int(epoch))
+        var dLoss: Float = 0, realScore: Float = 0
+        for k in 0..<c.discriminatorSteps {
+            let real = data.batch(number: step * c.discriminatorSteps + k, size: b, range: range, rng: &rng)
+            let fake = generator.forward(c.prior.sample(count: b, size: z, rng: &rng), training: true, rng: &rng)
+            discriminator.zeroGradients()
+            let realLogits = discriminator.forward(real, training: true, rng: &rng)            // (N, 1)
+            let r = c.loss.discriminatorReal(realLogits)
+            discriminator.backward(r.grad)
+            let fakeLogits = discriminator.forward(fake, training: true, rng: &rng)            // (N, 1)
+            let f = c.loss.discriminatorFake(fakeLogits)
+            discriminator.backward(f.grad)
+            discriminatorOptimizer.step(discriminator.parameters, learningRate: discriminatorOptimizer.learningRate * lrFactor)
+            dLoss = r.loss + f.loss
+            realScore = meanProbability(realLogits)
+        }
+        generator.zeroGradients()
+        let fake = generator.forward(c.prior.sample(count: b, size: z, rng: &rng), training: true, rng: &rng)
+        let logits = discriminator.forward(fake, training: true, rng: &rng)
+        let g = c.loss.generator(fake: logits)
+        let gradFake = discriminator.backward(g.gradFake, needInputGradient: true)!
+        generator.backward(gradFake)
+        generatorOptimizer.step(generator.parameters, learningRate: generatorOptimizer.learningRate * lrFactor)
+        step += 1
+        return StepStats(step: step, epoch: epoch, discriminatorLoss: dLoss, generatorLoss: g.loss,
+                         realScore: realScore, fakeScore: meanProbability(logits),
+                         learningRate: generatorOptimizer.learningRate * lrFactor)
+    }
+
+    /// G's outputs for the fixed noise batch with running batch-norm statistics (as the
+    /// exported model computes them): (S, C, H, W).
+    public func samples() -> Tensor {
+        var rng = RandomStream(seed: 0)
+        return generator.forward(fixedNoise, training: false, rng: &rng)
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes G, D, both optimizers' states and the step to one safetensors file, atomically.
+    /// Every random stream is derived from (seed, step), so the step is the whole RNG state.
+    public func saveCheckpoint(to url: URL) throws {
+        var tensors: [(name: String, record: TensorRecord)] = []
+        func add(_ prefix: String, _ net: Network, _ opt: Optimizer) {
+            for (name, p) in net.namedParameters + net.namedBuffers { tensors.append((prefix + name, TensorRecord(p.value))) }
+            let params = net.namedParameters
+            for (i, state) in opt.state.enumerated() {
+                for (j, s) in state.enumerated() { tensors.append(("\(prefix)opt.\(params[i].name).\(opt.stateNames[j])", TensorRecord(s))) }
+            }
+        }
+        add("G.", generator, generatorOptimizer)
+        add("D.", discriminator, discriminatorOptimizer)
+        let next = RandomStream(seed: config.seed, purpose: StreamPurpose.step.rawValue, index: UInt64(step))
+        let meta = ["format": "forger-checkpoint", "step": "\(step)", "seed": "\(config.seed)",
+                    "rng_state": "\(next.state)", "G.opt_steps": "\(generatorOptimizer.stepCount)",
+                    "D.opt_steps": "\(discriminatorOptimizer.stepCount)", "config": config.fingerprint]
+        try AtomicFile.write(SafeTensors.encode(tensors, metadata: meta), to: url)
+    }
+
+    /// Restores a checkpoint written by `saveCheckpoint` for the same config.
+    public func loadCheckpoint(from url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw CheckpointError(path: url.path, reason: "cannot read it (\(error.localizedDescription)); check --resume's path")
+        }
+        let records = try SafeTensors.decode(data, path: url.path)
+        let meta = try checkpointMetadata(data, path: url.path)
+        guard meta["format"] == "forger-checkpoint", let stepText = meta["step"], let savedStep = Int(stepText) else {
+            throw CheckpointError(path: url.path, reason: "not a Forger training checkpoint")
+        }
+        guard meta["config"] == config.fingerprint else {
+            throw CheckpointError(path: url.path, reason: "it was written with other training settings; resume with the same preset, data size, seed, batch size, k, loss and optimizer options as the original run")
+        }
+        let byName = Dictionary(records.map { ($0.name, $0.record) }, uniquingKeysWith: { a, _ in a })
+        func take(_ name: String, _ shape: [Int]) throws -> Tensor {
+            guard let r = byName[name], r.shape == shape else {
+                throw CheckpointError(path: url.path, reason: "tensor \(name) is missing or has another shape than \(shape)")
+            }
+            return r.tensor
+        }
+        func restore(_ prefix: String, _ net: Network, _ opt: Optimizer, steps: String?) throws {
+            for (name, p) in net.namedParameters + net.namedBuffers { p.value = try take(prefix + name, p.value.shape) }
+            opt.stepCount = Int(steps ?? "") ?? 0
+            let params = net.namedParameters
+            opt.state = opt.stepCount == 0 ? [] : try params.map { name, p in
+                try opt.stateNames.map { try take("\(prefix)opt.\(name).\($0)", p.value.shape) }
+            }
+        }
+        try restore("G.", generator, generatorOptimizer, steps: meta["G.opt_steps"])
+        try restore("D.", discriminator, discriminatorOptimizer, steps: meta["D.opt_steps"])
+        step = savedStep
+    }
+
+    // MARK: Export
+
+    /// The generator as a Forger model directory (model.json + weights.safetensors).
+    public func exportModel(to directory: URL, name: String, description: String, training: JSONValue?) throws {
+        let (specs, tensors) = generator.exportSpecs()
+        let out = generator.outputShape
+        let arch = config.architecture
+        let distribution: LatentDistribution
+        switch config.prior {
+        case .normal: distribution = .normal
+        case .uniform(let lo, let hi), .stratified(let lo, let hi): distribution = .uniform(low: lo, high: hi)
+        }
+        let manifest = ModelManifest(name: name, description: description, latentSize: arch.latentSize,
+                                     latentShape: arch.latentShape, distribution: distribution,
+                                     outputChannels: out[0], outputHeight: out.count > 1 ? out[1] : 1,
+                                     outputWidth: out.count > 2 ? out[2] : 1, outputRange: range,
+                                     layers: specs, training: training)
+        try ModelStore.save(manifest, tensors: tensors, to: directory)
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "checkpoint \(path): \(reason)" }
+}
+
+/// The "__metadata__" strings of a safetensors file.
+func checkpointMetadata(_ data: Data, path: String) throws -> [String: String] {
+    let bytes = [UInt8](data.prefix(8))
+    guard bytes.count == 8 else { throw CheckpointError(path: path, reason: "truncated (no safetensors header)") }
+    let length = bytes.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    guard length > 0, 8 + length <= data.count,
+          case .object(let top)? = try? JSONDecoder().decode(JSONValue.self, from: data.subdata(in: 8..<(8 + length))) else {
+        throw CheckpointError(path: path, reason: "the safetensors header is unreadable")
+    }
+    guard case .object(let meta)? = top["__metadata__"] else { return [:] }
+    return meta.compactMapValues { if case .string(let s) = $0 { return s } else { return nil } }
+}

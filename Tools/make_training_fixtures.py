@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Writes Tests/TrainingTests/Fixtures/gan_small: a small G + D in PyTorch with fixed weights,
+inputs, and the gradients autograd computes for one generator step and one discriminator step.
+
+Run with Debian's python3-torch:  /usr/bin/python3 Tools/make_training_fixtures.py
+Files (float32):
+  weights.safetensors   G.<i>.<name> and D.<i>.<name>, PyTorch Sequential naming
+  inputs.safetensors    z (N, Z), real (N, 1, 8, 8)
+  expected.safetensors  <net>.<i>.<name>.grad for the generator step (G and D grads),
+                        realstep.D.<i>.<name>.grad for the discriminator's real half,
+                        fake (N, 1, 8, 8), logits_fake (N, 1), loss_g, loss_d_real,
+                        G.<i>.running_mean/var after the training-mode forward,
+                        adam.G.<i>.<name>: G's parameters after one Adam step (lr 2e-4, betas 0.5, 0.999)
+"""
+import json
+import os
+import struct
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TrainingTests", "Fixtures", "gan_small")
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def main():
+    torch.manual_seed(2016)
+    Z, N = 6, 5
+    # Mirrors the Swift blueprints in TrainingTests/PyTorchParityTests.swift layer for layer.
+    G = nn.Sequential(
+        nn.Linear(Z, 3 * 4 * 4), nn.BatchNorm1d(48), nn.ReLU(), nn.Unflatten(1, (3, 4, 4)),   # (N, 3, 4, 4)
+        nn.Upsample(scale_factor=2, mode="nearest"),                                          # (N, 3, 8, 8)
+        nn.Conv2d(3, 4, 3, 1, 2), nn.BatchNorm2d(4), nn.ReLU(),                                # (N, 4, 10, 10)
+        nn.Conv2d(4, 2, 4, 2, 1, bias=False), nn.BatchNorm2d(2), nn.LeakyReLU(0.2),            # (N, 2, 5, 5)
+        nn.ConvTranspose2d(2, 1, 3, 2, 2, output_padding=1), nn.Tanh(),                        # (N, 1, 8, 8)
+    )
+    D = nn.Sequential(
+        nn.Conv2d(1, 3, 4, 2, 1), nn.LeakyReLU(0.2),                                           # (N, 3, 4, 4)
+        nn.Conv2d(3, 4, 3, 2, 1, bias=False), nn.BatchNorm2d(4), nn.LeakyReLU(0.2),            # (N, 4, 2, 2)
+        nn.Flatten(), nn.Linear(16, 1),                                                        # (N, 1)
+    )
+    # Non-trivial batch-norm affine parameters so their gradients matter.
+    with torch.no_grad():
+        for m in list(G) + list(D):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    weights = {}
+    for prefix, net in (("G.", G), ("D.", D)):
+        for k, v in net.state_dict().items():
+            if not k.endswith("num_batches_tracked"):
+                weights[prefix + k] = v.clone()
+    z = torch.randn(N, Z)
+    real = torch.rand(N, 1, 8, 8) * 2 - 1
+
+    G.train(); D.train()
+    fake = G(z)
+    logits = D(fake)
+    loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))   # non-saturating
+    loss_g.backward()
+    expected = {"fake": fake, "logits_fake": logits, "loss_g": loss_g.reshape(1)}
+    for prefix, net in (("G.", G), ("D.", D)):
+        for k, p in net.named_parameters():
+            expected[prefix + k + ".grad"] = p.grad.clone()
+    for k, v in G.state_dict().items():
+        if "running" in k:
+            expected["G." + k] = v.clone()
+    opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt.step()
+    for k, p in G.named_parameters():
+        expected["adam.G." + k] = p.detach().clone()
+
+    D.zero_grad()
+    logits_real = D(real)
+    loss_d_real = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+    loss_d_real.backward()
+    expected["loss_d_real"] = loss_d_real.reshape(1)
+    for k, p in D.named_parameters():
+        expected["realstep.D." + k + ".grad"] = p.grad.clone()
+
+    os.makedirs(OUT, exist_ok=True)
+    write_safetensors(os.path.join(OUT, "weights.safetensors"), weights)
+    write_safetensors(os.path.join(OUT, "inputs.safetensors"), {"z": z, "real": real})
+    write_safetensors(os.path.join(OUT, "expected.safetensors"), expected)
+    print("wrote", OUT, "torch", torch.__version__)
+
+
+if __name__ == "__main__":
+    main()
