@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Imaging
+import Render
 import ModelIO
 import Tensor
 import Training
@@ -290,7 +291,13 @@ final class ConsoleTrainingReporter: TrainingReporter {
     }
 
     func grid(_ samples: Tensor) throws -> PixelImage {
-        Rendering.grid(try Rendering.images(samples, range: range), columns: nil, scale: 2)
+        let images = try Renderer.pixels(samples, range: range).map { $0.upscaled(by: 2) }
+        let columns = Int(Double(images.count).squareRoot().rounded(.up))
+        var grid = Grid(rows: (images.count + columns - 1) / columns, columns: columns,
+                        tiles: images + [PixelImage?](repeating: nil, count: (columns - images.count % columns) % columns))
+        grid.padding = 2
+        let image = try grid.render()
+        return images.first?.channels == 1 ? image.converted(toChannels: 1) : image
     }
 
     func samplesReady(_ samples: Tensor, step: Int) throws {
