@@ -43,15 +43,21 @@ struct Toy: ParsableCommand {
         toy.epochs = epochs; toy.frameEvery = frameEvery; toy.momentum = momentum
         toy.discriminatorSteps = discriminatorSteps; toy.batchSize = batchSize; toy.seed = seed
         if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
-        var images: [PixelImage] = []
+        var writer: GIFWriter? = nil
+        var count = 0
         let trainer = try toy.run { image, epoch in
-            images.append(image)
+            if writer == nil {
+                writer = try GIFWriter(url: URL(fileURLWithPath: output), width: image.width, height: image.height,
+                                       options: GIFOptions(framesPerSecond: 12.5, dither: .none))
+            }
+            try writer!.add(image)
+            count += 1
             if let frames { try PNG.write(image, to: URL(fileURLWithPath: frames).appendingPathComponent(String(format: "epoch-%04d.png", epoch))) }
         }
-        try ProgressAnimation.writeGIF(images, delayCentiseconds: 8, to: URL(fileURLWithPath: output))
+        try writer?.finish()
         if !outputOptions.quiet {
             let mean = trainer.samples().data.reduce(0, +) / Float(trainer.fixedNoise.shape[0])
-            FileHandle.standardError.write(Data("\(images.count) frames -> \(output); G's sample mean after \(epochs) epochs: \(String(format: "%.3f", mean)) (target \(toy.mean))\n".utf8))
+            FileHandle.standardError.write(Data("\(count) frames -> \(output); G's sample mean after \(epochs) epochs: \(String(format: "%.3f", mean)) (target \(toy.mean))\n".utf8))
         }
     }
 }

@@ -310,6 +310,6 @@ final class ConsoleTrainingReporter: TrainingReporter {
 
     func writeAnimation(to url: URL) throws {
         guard !frames.isEmpty else { return }
-        try ProgressAnimation.writeGIF(frames, delayCentiseconds: 25, to: url)
+        try GIF.write(frames: frames, fps: 4, to: url, options: GIFOptions(framesPerSecond: 4, dither: .none))
     }
 }
