@@ -45,6 +45,8 @@ enum AtomicFile {
 
     /// Renames a finished temporary file over `url`; removes it if the rename fails.
     static func commit(temporary: String, to url: URL) throws {
+        // giflib creates its files 0600; outputs are ordinary files for people to share.
+        chmod(temporary, 0o644)
         if rename(temporary, url.path) != 0 {
             let reason = errnoText()
             unlink(temporary)
