@@ -7,7 +7,7 @@ public struct Forger: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "forger",
         abstract: "Explore trained GAN generators: sample, walk, sweep, and do arithmetic on latents.",
-        subcommands: [Info.self, Models.self, Sample.self])
+        subcommands: [Info.self, Models.self, Sample.self, Bench.self])
 
     public init() {}
 
