@@ -26,6 +26,10 @@ struct Bench: ParsableCommand {
     var seconds = 0.4
     @Option(help: "Timed windows per figure; the best counts.")
     var repeats = 3
+    @Option(help: "Worker threads (default: one per core).")
+    var threads: Int?
+    @Option(help: "Only these models (comma-separated directory names).")
+    var only: String?
     @Flag(help: "Skip the cold-start measurement.")
     var noColdStart = false
 
@@ -52,7 +56,8 @@ struct Bench: ParsableCommand {
         let root = URL(fileURLWithPath: models)
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: models)) ?? [])
             .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent(ModelStore.manifestFile).path) }
-            .sorted()
+            .sorted().filter { only == nil || only!.split(separator: ",").contains(Substring($0)) }
+        if let threads { Parallel.workerCount = max(1, threads) }
         guard !names.isEmpty else {
             throw UserError("--models \(models): no model directories; run /usr/bin/python3 Tools/bench_models.py first")
         }
@@ -63,8 +68,8 @@ struct Bench: ParsableCommand {
             }
         }
         let peerNames = (peerFile?.peers.keys.sorted { $0 > $1 }) ?? []   // onnxruntime, pytorch
-        print("forger bench: \(Parallel.workerCount) workers, best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
-        var header = ["model", "batch", "forger img/s", "GFLOP/s"]
+        print("forger bench: \(Parallel.workerCount) workers, OpenBLAS kernels \(Gemm.kernelName ?? "?"), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
+        var header = ["model", "batch", "forger img/s", "img/cpu-s", "GFLOP/s"]
         for p in peerNames { header += ["\(p) img/s", "x \(p)"] }
         var rows: [[String]] = []
         var notes: [String] = []
@@ -74,8 +79,8 @@ struct Bench: ParsableCommand {
             let nominal = g.multiplyAddsPerImage, planned = g.plannedMultiplyAddsPerImage
             notes.append("\(name): \(model.manifest.name), \(fmt(Double(nominal) / 1e6, 2)) M multiply-adds nominal, \(fmt(Double(planned) / 1e6, 2)) M computed by the plan")
             for b in batchSizes {
-                let rate = measure(g, batch: b)
-                var row = [name, "\(b)", fmt(rate, 0), fmt(rate * 2 * Double(nominal) / 1e9, 1)]
+                let (rate, perCPU) = measure(g, batch: b)
+                var row = [name, "\(b)", fmt(rate, 0), fmt(perCPU, 0), fmt(rate * 2 * Double(nominal) / 1e9, 1)]
                 for p in peerNames {
                     if let r = peerFile?.peers[p]?.rates[name]?["\(b)"], r > 0 {
                         row += [fmt(r, 0), fmt(rate / r, 2)]
@@ -108,16 +113,17 @@ struct Bench: ParsableCommand {
     }
 
     /// Best images per second over `repeats` windows of at least `seconds`.
-    func measure(_ g: Generator, batch: Int) -> Double {
+    func measure(_ g: Generator, batch: Int) -> (rate: Double, perCPUSecond: Double) {
         var seed: UInt64 = 42
         let z = Tensor(shape: [batch, g.latentSize], data: (0..<(batch * g.latentSize)).map { _ in
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             return Float(seed >> 40) / Float(1 << 24)
         })
         _ = g.forward(z); _ = g.forward(z)
-        var best = 0.0
+        var best = 0.0, bestCPU = 0.0
         for _ in 0..<repeats {
             var n = 0
+            let cpuStart = cpuSeconds()
             let start = DispatchTime.now().uptimeNanoseconds
             var elapsed = 0.0
             repeat {
@@ -126,8 +132,16 @@ struct Bench: ParsableCommand {
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < seconds || n < 2
             best = max(best, Double(n * batch) / elapsed)
+            bestCPU = max(bestCPU, Double(n * batch) / max(1e-9, cpuSeconds() - cpuStart))
         }
-        return best
+        return (best, bestCPU)
+    }
+
+    /// User + system CPU seconds of this process, all threads.
+    func cpuSeconds() -> Double {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     /// Best wall time of `forger sample <model> -n 1 -o <png>` in a fresh process, over 5 runs.
