@@ -209,6 +209,15 @@ public struct PhasedConv: Sendable {
         }
     }
 
+    /// The range of u in 0..<count with 0 <= start + u * step < size (step >= 0).
+    static func inside(start: Int, step: Int, count: Int, size: Int) -> (Int, Int) {
+        if step == 0 { return start >= 0 && start < size ? (0, count) : (0, 0) }
+        let lo = start >= 0 ? 0 : (-start + step - 1) / step
+        let hi = start >= size ? 0 : (size - start + step - 1) / step
+        let l = min(count, lo), h = min(count, hi)
+        return l < h ? (l, h) : (0, 0)
+    }
+
     /// One phase, images `images`, phase rows `rows`: gather columns, one sgemm, fused write-back.
     private func run(_ p: Int, images: Range<Int>, rows: Range<Int>, _ x: UnsafePointer<Float>,
                      _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
@@ -229,20 +238,21 @@ public struct PhasedConv: Sendable {
                     for ey in 0..<ty {
                         for ex in 0..<tx {
                             let dst = col + r * positions + gi * per
+                            // Columns u in lo..<hi read inside the row; the rest read padding.
+                            let ix0 = ph.x.inStart + ex, step = ph.x.inStep
+                            let (lo, hi) = Self.inside(start: ix0, step: step, count: cols, size: w)
                             for (li, t) in rows.enumerated() {
                                 let iy = ph.y.inStart + t * ph.y.inStep + ey
                                 let line = dst + li * cols
-                                if iy < 0 || iy >= h { line.update(repeating: 0, count: cols); continue }
-                                let srcLine = plane + iy * w
-                                let ix0 = ph.x.inStart + ex, step = ph.x.inStep
-                                if step == 1 && ix0 >= 0 && ix0 + cols <= w {
-                                    line.update(from: srcLine + ix0, count: cols)
+                                if iy < 0 || iy >= h || lo >= hi { line.update(repeating: 0, count: cols); continue }
+                                let srcLine = plane + iy * w + ix0
+                                if lo > 0 { line.update(repeating: 0, count: lo) }
+                                if step == 1 {
+                                    (line + lo).update(from: srcLine + lo, count: hi - lo)
                                 } else {
-                                    for u in 0..<cols {
-                                        let ix = ix0 + u * step
-                                        line[u] = (ix >= 0 && ix < w) ? srcLine[ix] : 0
-                                    }
+                                    for u in lo..<hi { line[u] = srcLine[u * step] }
                                 }
+                                if hi < cols { (line + hi).update(repeating: 0, count: cols - hi) }
                             }
                             r += 1
                         }
