@@ -51,6 +51,8 @@ public struct Generator: Sendable {
     public let layers: [Layer]
     /// Per-sample output shape of every layer, in order.
     public let shapes: [[Int]]
+    /// The compiled inference plan and its reused buffers, built on the first fast forward.
+    private let plan = PlanCache()
 
     public struct ShapeError: Error, CustomStringConvertible, Sendable {
         public let layerIndex: Int
@@ -100,6 +102,11 @@ public struct Generator: Sendable {
         return total
     }
 
+    /// Multiply-adds per image the compiled inference plan performs: fewer than
+    /// `multiplyAddsPerImage` where it rewrites layers (upsample + conv, strided transposed convs),
+    /// a few more where its phases still multiply padding.
+    public var plannedMultiplyAddsPerImage: Int { InferencePlan(self).multiplyAdds }
+
     public var parameterCount: Int {
         layers.reduce(0) { $0 + $1.parameterCount } + (conditioning?.embedding.count ?? 0)
     }
@@ -113,7 +120,8 @@ public struct Generator: Sendable {
             x = conditioning.apply(x, labels: labels ?? [Int](repeating: 0, count: latents.shape[0]))
         }
         x = x.reshaped([latents.shape[0]] + inputShape)
-        for layer in layers { x = naive ? layer.forwardNaive(x) : layer.forward(x) }
+        if !naive { return plan.run(self, x) }
+        for layer in layers { x = layer.forwardNaive(x) }
         return x
     }
 

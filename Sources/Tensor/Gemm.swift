@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Matrix multiply: C = alpha * op(A) * op(B) + beta * C, row-major, through cblas_sgemm.
 ///
@@ -6,8 +7,49 @@ import CBLAS
 public enum Gemm {
     /// Tells OpenBLAS to run each call on the calling thread only. Forger parallelises across
     /// images itself: Debian's OpenBLAS 0.3.21 does not split the skinny shapes convolutions make.
+    ///
+    /// It also corrects OpenBLAS's kernel choice: Debian's 0.3.21 does not know recent Xeons
+    /// (e.g. family 6 model 207) and falls back to its SSE3 "Prescott" kernels, 4-8x slower
+    /// than the AVX-512 or AVX2 ones the CPU runs. Unless OPENBLAS_CORETYPE is set, a generic
+    /// choice on a CPU with AVX-512 (or AVX2 + FMA) is redone through OpenBLAS's own dynamic-arch
+    /// entry points with SkylakeX (or Haswell), before any BLAS call.
     public static func useSingleThreadedBLAS() {
+        selectKernelsForThisCPU()
         openblas_set_num_threads(1)
+    }
+
+    /// The kernel set OpenBLAS runs, e.g. "SkylakeX", or nil when it does not say.
+    public static var kernelName: String? {
+        guard let f = symbol("gotoblas_corename", as: (@convention(c) () -> UnsafePointer<CChar>?).self),
+              let name = f() else { return nil }
+        return String(cString: name)
+    }
+
+    private static func symbol<T>(_ name: String, as type: T.Type) -> T? {
+        guard let handle = dlopen(nil, RTLD_NOW), let p = dlsym(handle, name) else { return nil }
+        return unsafeBitCast(p, to: type)
+    }
+
+    private static func selectKernelsForThisCPU() {
+        guard getenv("OPENBLAS_CORETYPE") == nil, let current = kernelName?.lowercased(),
+              ["prescott", "core2", "penryn", "dunnington", "nehalem", "sandybridge", "unknown"].contains(current),
+              let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flagsLine = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        let target: String
+        if ["avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512cd"].allSatisfy(flags.contains) {
+            target = "SkylakeX"
+        } else if ["avx2", "fma"].allSatisfy(flags.contains) {
+            target = "Haswell"
+        } else {
+            return
+        }
+        guard let quit = symbol("gotoblas_dynamic_quit", as: (@convention(c) () -> Void).self),
+              let initialise = symbol("gotoblas_dynamic_init", as: (@convention(c) () -> Void).self) else { return }
+        setenv("OPENBLAS_CORETYPE", target, 1)
+        quit()
+        initialise()
+        unsetenv("OPENBLAS_CORETYPE")
     }
 
     public static func sgemm(

@@ -1,0 +1,245 @@
+import Foundation
+import Tensor
+
+/// A generator compiled for inference: layers fused into a few steps that run on two reused
+/// ping-pong buffers, so a warm forward pass allocates nothing but its result.
+///
+/// - linear (and a conv-transpose2d on a 1x1 input, which is one) -> one sgemm, bias and the
+///   following activation fused into the write-back;
+/// - conv2d, nearest upsample + conv2d, conv-transpose2d -> a `PhasedConv` (bias and the following
+///   activation fused);
+/// - reshape and flatten cost nothing; anything else runs through `Layer.forward`.
+///
+/// `Generator.forward(_:naive: true)` runs the plain reference kernels layer by layer; the parity
+/// tests hold this plan to them and to PyTorch.
+final class InferencePlan: @unchecked Sendable {
+    enum Step {
+        /// y (N, outF) = act(x (N, inF) * W + bias[j / biasRepeat]); W is (outF, inF) when
+        /// `transposed`, else (inF, outF).
+        case dense(weight: [Float], transposed: Bool, inF: Int, outF: Int, bias: [Float], biasRepeat: Int,
+                   activation: ActivationKind)
+        case phased(PhasedConv)
+        case activation(ActivationKind)
+        case batchNorm(scale: [Float], shift: [Float], inner: Int)
+        /// Fallback: the layer's own forward on a (N, input...) tensor.
+        case layer(Layer, input: [Int])
+    }
+
+    let steps: [(step: Step, outCount: Int)]
+    let inputCount: Int
+    let outputShape: [Int]
+    /// Values per image of the largest activation.
+    let widest: Int
+    let workers: Int
+    let phasedScratch: Int
+
+    init(_ g: Generator, workers: Int = Parallel.workerCount) {
+        var steps: [(Step, Int)] = []
+        var shape = g.inputShape
+        let layers = g.layers
+        var widest = shape.reduce(1, *)
+        var i = 0
+        /// The activation right after layer `j` (through reshapes), and the index past it.
+        func fusedActivation(after j: Int) -> (ActivationKind, Int) {
+            var k = j + 1
+            while k < layers.count {
+                switch layers[k] {
+                case .reshape, .flatten: k += 1; continue
+                case .activation(let a): return (a, k + 1)
+                default: return (.identity, j + 1)
+                }
+            }
+            return (.identity, j + 1)
+        }
+        func shapes(through end: Int) -> [Int] { end == 0 ? g.inputShape : g.shapes[end - 1] }
+        while i < layers.count {
+            let layer = layers[i]
+            var step: Step? = nil
+            var next = i + 1
+            switch layer {
+            case .reshape, .flatten:
+                i += 1; shape = shapes(through: i); continue
+            case .linear(let w, let b):
+                let (a, n) = fusedActivation(after: i)
+                step = .dense(weight: w.data, transposed: true, inF: w.shape[1], outF: w.shape[0],
+                              bias: b?.data ?? [Float](repeating: 0, count: w.shape[0]), biasRepeat: 1, activation: a)
+                next = n
+            case .convTranspose2d(let w, let b, let geo)
+                where shape[1] == 1 && shape[2] == 1 && geo.padding == Padding2D(0)
+                    && geo.outputPaddingHeight == 0 && geo.outputPaddingWidth == 0:
+                let (a, n) = fusedActivation(after: i)
+                let k = geo.kernelHeight * geo.kernelWidth
+                step = .dense(weight: w.data, transposed: false, inF: geo.inChannels, outF: geo.outChannels * k,
+                              bias: b?.data ?? [Float](repeating: 0, count: geo.outChannels), biasRepeat: k, activation: a)
+                next = n
+            case .convTranspose2d(let w, let b, let geo):
+                let (a, n) = fusedActivation(after: i)
+                if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
+                                      activation: a), Self.worthIt(p, layer, shape) {
+                    step = .phased(p); next = n
+                }
+            case .conv2d(let w, let b, let geo):
+                let (a, n) = fusedActivation(after: i)
+                if let p = PhasedConv(conv: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
+                                      activation: a), Self.worthIt(p, layer, shape) {
+                    step = .phased(p); next = n
+                }
+            case .upsampleNearest(let s):
+                if i + 1 < layers.count, case .conv2d(let w, let b, let geo) = layers[i + 1] {
+                    let (a, n) = fusedActivation(after: i + 1)
+                    if let p = PhasedConv(conv: w, bias: b, geometry: geo, upsample: s, inHeight: shape[1],
+                                          inWidth: shape[2], activation: a) {
+                        step = .phased(p); next = n
+                    }
+                }
+            case .activation(let a):
+                step = .activation(a)
+            case .batchNorm(let scale, let shift):
+                step = .batchNorm(scale: scale, shift: shift, inner: shape.reduce(1, *) / scale.count)
+            }
+            let s = step ?? .layer(layer, input: shape)
+            shape = shapes(through: next)
+            let count = shape.reduce(1, *)
+            widest = max(widest, count)
+            steps.append((s, count))
+            i = next
+        }
+        self.steps = steps
+        self.inputCount = g.inputShape.reduce(1, *)
+        self.outputShape = g.outputShape
+        self.widest = widest
+        self.workers = max(1, workers)
+        var scratch = 0
+        for (s, _) in steps {
+            if case .phased(let p) = s { scratch = max(scratch, p.scratchSize(images: p.imagesPerProduct)) }
+        }
+        self.phasedScratch = scratch
+    }
+
+    /// Multiply-adds per image of all steps.
+    var multiplyAdds: Int {
+        steps.reduce(0) { total, s in
+            switch s.step {
+            case .dense(_, _, let inF, let outF, _, _, _): return total + inF * outF
+            case .phased(let p): return total + p.multiplyAdds
+            case .layer(let layer, let input):
+                let out = (try? layer.outputShape(for: input).get()) ?? input
+                return total + layer.multiplyAdds(input: input, output: out)
+            default: return total
+            }
+        }
+    }
+
+    /// Phases that do far more work than the layer (a small input under a large kernel) lose to
+    /// the layer's own kernel.
+    private static func worthIt(_ p: PhasedConv, _ layer: Layer, _ input: [Int]) -> Bool {
+        guard let out = try? layer.outputShape(for: input).get() else { return false }
+        return Double(p.multiplyAdds) <= 1.5 * Double(max(1, layer.multiplyAdds(input: input, output: out)))
+    }
+
+    /// Reused buffers of one caller.
+    final class Arena {
+        var ping: [Float] = [], pong: [Float] = [], scratch: [Float] = []
+        func reserve(_ values: Int, scratch s: Int) {
+            if ping.count < values {
+                ping = [Float](repeating: 0, count: values); pong = [Float](repeating: 0, count: values)
+            }
+            if scratch.count < s { scratch = [Float](repeating: 0, count: s) }
+        }
+    }
+
+    /// x (N, inputShape...) -> (N, outputShape...).
+    func run(_ x: Tensor, arena: Arena) -> Tensor {
+        let n = x.shape[0]
+        precondition(x.count == n * inputCount)
+        arena.reserve(n * widest, scratch: phasedScratch * workers)
+        var result = [Float]()
+        arena.ping.withUnsafeMutableBufferPointer { pingBuffer in
+            arena.pong.withUnsafeMutableBufferPointer { pongBuffer in
+                arena.scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+                    var cur = pingBuffer.baseAddress!, other = pongBuffer.baseAddress!
+                    let scratch = scratchBuffer.baseAddress!
+                    x.data.withUnsafeBufferPointer { cur.update(from: $0.baseAddress!, count: x.count) }
+                    var curCount = inputCount
+                    for (step, outCount) in steps {
+                        if execute(step, n: n, inCount: curCount, outCount: outCount, x: cur, y: other, scratch: scratch) {
+                            swap(&cur, &other)
+                        }
+                        curCount = outCount
+                    }
+                    result = Array(UnsafeBufferPointer(start: cur, count: n * curCount))
+                }
+            }
+        }
+        return Tensor(shape: [n] + outputShape, data: result)
+    }
+
+    /// Runs one step from `x` into `y` (returns true) or in place on `x` (returns false).
+    private func execute(_ step: Step, n: Int, inCount: Int, outCount: Int, x: UnsafeMutablePointer<Float>,
+                         y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Bool {
+        switch step {
+        case .dense(let weight, let transposed, let inF, let outF, let bias, let rep, let act):
+            weight.withUnsafeBufferPointer { wb in
+                bias.withUnsafeBufferPointer { bb in
+                    let w = wb.baseAddress!
+                    // Many rows: split the batch; few: split the output columns.
+                    let byRows = n >= workers
+                    Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
+                        let rows = byRows ? r : 0..<n, colsR = byRows ? 0..<outF : r
+                        Gemm.sgemm(transposeA: false, transposeB: transposed, m: rows.count, n: colsR.count, k: inF,
+                                   a: x + rows.lowerBound * inF, lda: inF,
+                                   b: transposed ? w + colsR.lowerBound * inF : w + colsR.lowerBound,
+                                   ldb: transposed ? inF : outF,
+                                   c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
+                        for row in rows {
+                            let line = y + row * outF
+                            for j in colsR { line[j] = act.value(line[j] + bb[j / rep]) }
+                        }
+                    }
+                }
+            }
+            return true
+        case .phased(let p):
+            p.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            return true
+        case .activation(let a):
+            a.apply(UnsafeMutableBufferPointer(start: x, count: n * inCount))
+            return false
+        case .batchNorm(let scale, let shift, let inner):
+            for img in 0..<n {
+                for c in scale.indices {
+                    let base = x + (img * scale.count + c) * inner
+                    let s = scale[c], b = shift[c]
+                    for i in 0..<inner { base[i] = base[i] * s + b }
+                }
+            }
+            return false
+        case .layer(let layer, let input):
+            let t = Tensor(shape: [n] + input, data: Array(UnsafeBufferPointer(start: x, count: n * inCount)))
+            let out = layer.forward(t)
+            precondition(out.count == n * outCount)
+            out.data.withUnsafeBufferPointer { y.update(from: $0.baseAddress!, count: out.count) }
+            return true
+        }
+    }
+}
+
+/// The compiled plan of one generator and a pool of arenas, built on first use.
+final class PlanCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var plan: InferencePlan?
+    private var arenas: [InferencePlan.Arena] = []
+
+    func run(_ g: Generator, _ x: Tensor) -> Tensor {
+        lock.lock()
+        if plan == nil { plan = InferencePlan(g) }
+        let p = plan!
+        let arena = arenas.popLast() ?? InferencePlan.Arena()
+        lock.unlock()
+        let y = p.run(x, arena: arena)
+        lock.lock()
+        arenas.append(arena)
+        lock.unlock()
+        return y
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+
+/// A convolution-like layer rewritten as a few small dense correlations ("phases") over its real
+/// input, with bias and activation fused into the write-back.
+///
+/// Three layers become phased convolutions:
+/// - conv2d: one phase, the usual im2col + sgemm.
+/// - nearest upsample by s, then conv2d: the s*s output phases each see only a few distinct input
+///   rows and columns, so a 3x3 kernel after x2 upsampling collapses to four 2x2 kernels on the
+///   small input (4/9 of the multiply-adds).
+/// - conv-transpose2d with stride s: s*s phases, each a dense correlation with a ceil(k/s) kernel
+///   (no scatter, no zeros inserted).
+///
+/// Along each axis, output o reads input rows `inStart + t*inStep + e` (t the output's index inside
+/// its phase, e < taps) with the summed kernel rows `taps[e]`. The plain references are
+/// `Conv2d.forwardNaive` (after `Upsample.nearest`) and `ConvTranspose2d.forwardNaive`.
+public struct PhasedConv: Sendable {
+    /// One axis of one phase.
+    public struct Axis: Sendable, Equatable {
+        public var outStart: Int, outStep: Int, outCount: Int
+        public var inStart: Int, inStep: Int
+        /// For each effective tap, the original kernel indices that land on the same input row.
+        public var taps: [[Int]]
+    }
+
+    public struct Phase: Sendable {
+        public var y: Axis, x: Axis
+        /// (O, C * taps.y * taps.x)
+        public var weight: [Float]
+        public var patch: Int { weight.count / max(1, outChannels) }
+        let outChannels: Int
+    }
+
+    public let inChannels: Int, outChannels: Int
+    public let inHeight: Int, inWidth: Int
+    public let outHeight: Int, outWidth: Int
+    public let phases: [Phase]
+    public let bias: [Float]
+    public let activation: ActivationKind
+
+    /// Few output channels: the sgemm computes the product transposed so its rows are positions.
+    var transposedProduct: Bool { outChannels < 16 }
+
+    /// Multiply-adds per image the phases perform (padding taps included).
+    public var multiplyAdds: Int {
+        phases.reduce(0) { $0 + $1.y.outCount * $1.x.outCount * $1.weight.count }
+    }
+
+    /// Largest col and product buffers one image of one phase needs.
+    public var scratchPerImage: (col: Int, product: Int) {
+        var col = 0, product = 0
+        for p in phases {
+            let positions = p.y.outCount * p.x.outCount
+            col = max(col, p.patch * positions)
+            product = max(product, outChannels * positions)
+        }
+        return (col, product)
+    }
+
+    // MARK: - Building
+
+    /// conv2d on an input (C, H, W) that is first upsampled (nearest) by `upsample`.
+    /// weight (O, C, kh, kw).
+    public init?(conv weight: Tensor, bias: Tensor?, geometry g: ConvGeometry, upsample u: Int = 1,
+                 inHeight h: Int, inWidth w: Int, activation: ActivationKind) {
+        let (oh, ow) = g.convOutputSize(height: h * u, width: w * u)
+        func pairs(_ stride: Int, _ pad: Int, _ k: Int) -> (Int) -> [(Int, Int)] {
+            { o in (0..<k).map { ki in
+                let v = o * stride - pad + ki
+                return (v >= 0 ? v / u : -((-v + u - 1) / u), ki)
+            } }
+        }
+        guard let ys = Self.axes(outSize: oh, pairs(g.strideHeight, g.padding.top, g.kernelHeight)),
+              let xs = Self.axes(outSize: ow, pairs(g.strideWidth, g.padding.left, g.kernelWidth)) else { return nil }
+        let (kh, kw, c) = (g.kernelHeight, g.kernelWidth, g.inChannels)
+        self.init(inChannels: c, outChannels: g.outChannels, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow,
+                  ys: ys, xs: xs, bias: bias, activation: activation) { o, ch, ki, kj in
+            weight.data[((o * c + ch) * kh + ki) * kw + kj]
+        }
+    }
+
+    /// conv-transpose2d on an input (C, H, W); weight (C, O, kh, kw) as PyTorch stores it.
+    public init?(convTranspose weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
+                 inHeight h: Int, inWidth w: Int, activation: ActivationKind) {
+        let (oh, ow) = g.transposedOutputSize(height: h, width: w)
+        func pairs(_ s: Int, _ pad: Int, _ k: Int) -> (Int) -> [(Int, Int)] {
+            { o in (0..<k).compactMap { ki in
+                let v = o + pad - ki
+                let r = ((v % s) + s) % s
+                return r == 0 ? ((v - r) / s, ki) : nil
+            } }
+        }
+        guard let ys = Self.axes(outSize: oh, pairs(g.strideHeight, g.padding.top, g.kernelHeight)),
+              let xs = Self.axes(outSize: ow, pairs(g.strideWidth, g.padding.left, g.kernelWidth)) else { return nil }
+        let (kh, kw, o) = (g.kernelHeight, g.kernelWidth, g.outChannels)
+        self.init(inChannels: g.inChannels, outChannels: o, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow,
+                  ys: ys, xs: xs, bias: bias, activation: activation) { oc, ch, ki, kj in
+            weight.data[((ch * o + oc) * kh + ki) * kw + kj]
+        }
+    }
+
+    private init(inChannels c: Int, outChannels o: Int, inHeight h: Int, inWidth w: Int,
+                 outHeight oh: Int, outWidth ow: Int, ys: [Axis], xs: [Axis], bias: Tensor?,
+                 activation: ActivationKind, weightAt: (Int, Int, Int, Int) -> Float) {
+        var phases: [Phase] = []
+        for y in ys {
+            for x in xs {
+                let ty = y.taps.count, tx = x.taps.count
+                var wt = [Float](repeating: 0, count: o * c * ty * tx)
+                for oc in 0..<o {
+                    for ch in 0..<c {
+                        for ey in 0..<ty {
+                            for ex in 0..<tx {
+                                var s: Float = 0
+                                for ki in y.taps[ey] { for kj in x.taps[ex] { s += weightAt(oc, ch, ki, kj) } }
+                                wt[((oc * c + ch) * ty + ey) * tx + ex] = s
+                            }
+                        }
+                    }
+                }
+                phases.append(Phase(y: y, x: x, weight: wt, outChannels: o))
+            }
+        }
+        self.inChannels = c; self.outChannels = o
+        self.inHeight = h; self.inWidth = w; self.outHeight = oh; self.outWidth = ow
+        self.phases = phases
+        self.bias = bias?.data ?? [Float](repeating: 0, count: o)
+        self.activation = activation
+    }
+
+    /// Groups the outputs of one axis by the pattern of (input row - first row, kernel index) they
+    /// read; each group must be an arithmetic progression in both output and input.
+    static func axes(outSize: Int, _ pairs: (Int) -> [(Int, Int)]) -> [Axis]? {
+        guard outSize > 0 else { return nil }
+        var order: [[Int]] = [], groups: [[Int]: [(out: Int, base: Int)]] = [:]
+        for o in 0..<outSize {
+            let p = pairs(o)
+            let base = p.map(\.0).min() ?? 0
+            let key = p.flatMap { [$0.0 - base, $0.1] }
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append((o, base))
+        }
+        var result: [Axis] = []
+        for key in order {
+            let members = groups[key]!
+            let outStep = members.count > 1 ? members[1].out - members[0].out : 1
+            let inStep = members.count > 1 ? members[1].base - members[0].base : 0
+            for (i, m) in members.enumerated() {
+                guard m.out == members[0].out + i * outStep, m.base == members[0].base + i * inStep else { return nil }
+            }
+            var taps: [[Int]] = []
+            for j in stride(from: 0, to: key.count, by: 2) {
+                let rel = key[j]
+                while taps.count <= rel { taps.append([]) }
+                taps[rel].append(key[j + 1])
+            }
+            result.append(Axis(outStart: members[0].out, outStep: outStep, outCount: members.count,
+                               inStart: members[0].base, inStep: inStep, taps: taps))
+        }
+        return result
+    }
+
+    // MARK: - Running
+
+    /// Per-worker scratch for `forward`, sized for `images` images in one product.
+    public func scratchSize(images: Int) -> Int {
+        let s = scratchPerImage
+        return (s.col + s.product) * images
+    }
+
+    /// Images grouped into one sgemm so its column count is a few hundred.
+    public var imagesPerProduct: Int {
+        let smallest = phases.map { $0.y.outCount * $0.x.outCount }.min() ?? 1
+        return max(1, min(16, 384 / max(1, smallest)))
+    }
+
+    /// x (N, C, H, W) -> y (N, O, OH, OW). Splits images over workers, or, for fewer images than
+    /// workers, phases and row bands of one image. `scratch` holds `workers` regions of
+    /// `scratchSize(images: imagesPerProduct)` floats.
+    public func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
+                        scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
+        let group = imagesPerProduct
+        let region = scratchSize(images: group)
+        if n >= workers || workers == 1 {
+            Parallel.forChunks(n, maxWorkers: workers) { images, worker in
+                let s = scratch + worker * region
+                var i = images.lowerBound
+                while i < images.upperBound {
+                    let j = min(images.upperBound, i + group)
+                    for p in phases.indices { run(p, images: i..<j, rows: 0..<phases[p].y.outCount, x, y, s) }
+                    i = j
+                }
+            }
+            return
+        }
+        // Few images: split (image, phase, row band) tasks over the workers.
+        var tasks: [(Int, Int, Range<Int>)] = []
+        let bands = phases.count >= workers ? 1 : workers
+        for img in 0..<n {
+            for p in phases.indices {
+                let rows = phases[p].y.outCount
+                let b = min(bands, rows)
+                for k in 0..<b { tasks.append((img, p, (rows * k / b)..<(rows * (k + 1) / b))) }
+            }
+        }
+        Parallel.forChunks(tasks.count, maxWorkers: workers) { range, worker in
+            let s = scratch + worker * region
+            for t in range { run(tasks[t].1, images: tasks[t].0..<(tasks[t].0 + 1), rows: tasks[t].2, x, y, s) }
+        }
+    }
+
+    /// The range of u in 0..<count with 0 <= start + u * step < size (step >= 0).
+    static func inside(start: Int, step: Int, count: Int, size: Int) -> (Int, Int) {
+        if step == 0 { return start >= 0 && start < size ? (0, count) : (0, 0) }
+        let lo = start >= 0 ? 0 : (-start + step - 1) / step
+        let hi = start >= size ? 0 : (size - start + step - 1) / step
+        let l = min(count, lo), h = min(count, hi)
+        return l < h ? (l, h) : (0, 0)
+    }
+
+    /// One phase, images `images`, phase rows `rows`: gather columns, one sgemm, fused write-back.
+    private func run(_ p: Int, images: Range<Int>, rows: Range<Int>, _ x: UnsafePointer<Float>,
+                     _ y: UnsafeMutablePointer<Float>, _ scratch: UnsafeMutablePointer<Float>) {
+        let ph = phases[p]
+        let ty = ph.y.taps.count, tx = ph.x.taps.count
+        let cols = ph.x.outCount, per = rows.count * cols
+        let positions = per * images.count
+        let patch = inChannels * ty * tx
+        let col = scratch, product = scratch + scratchPerImage.col * imagesPerProduct
+        let h = inHeight, w = inWidth
+        if patch > 0 {
+            // col (C*ty*tx, images * rows * cols)
+            for (gi, img) in images.enumerated() {
+                let src = x + img * inChannels * h * w
+                var r = 0
+                for c in 0..<inChannels {
+                    let plane = src + c * h * w
+                    for ey in 0..<ty {
+                        for ex in 0..<tx {
+                            let dst = col + r * positions + gi * per
+                            // Columns u in lo..<hi read inside the row; the rest read padding.
+                            let ix0 = ph.x.inStart + ex, step = ph.x.inStep
+                            let (lo, hi) = Self.inside(start: ix0, step: step, count: cols, size: w)
+                            for (li, t) in rows.enumerated() {
+                                let iy = ph.y.inStart + t * ph.y.inStep + ey
+                                let line = dst + li * cols
+                                if iy < 0 || iy >= h || lo >= hi { line.update(repeating: 0, count: cols); continue }
+                                let srcLine = plane + iy * w + ix0
+                                if lo > 0 { line.update(repeating: 0, count: lo) }
+                                if step == 1 {
+                                    (line + lo).update(from: srcLine + lo, count: hi - lo)
+                                } else {
+                                    for u in lo..<hi { line[u] = srcLine[u * step] }
+                                }
+                                if hi < cols { (line + hi).update(repeating: 0, count: cols - hi) }
+                            }
+                            r += 1
+                        }
+                    }
+                }
+            }
+            ph.weight.withUnsafeBufferPointer { wt in
+                if transposedProduct {
+                    // product^T (positions, O) = col^T * W^T: few output channels make a poor row count.
+                    Gemm.sgemm(transposeA: true, transposeB: true, m: positions, n: outChannels, k: patch,
+                               a: col, lda: positions, b: wt.baseAddress!, ldb: patch, c: product, ldc: outChannels)
+                } else {
+                    Gemm.sgemm(transposeA: false, transposeB: false, m: outChannels, n: positions, k: patch,
+                               a: wt.baseAddress!, lda: patch, b: col, ldb: positions, c: product, ldc: positions)
+                }
+            }
+        } else {
+            product.update(repeating: 0, count: outChannels * positions)
+        }
+        // y[o, outStart + t*step, ...] = act(product + bias)
+        let plane = outHeight * outWidth
+        bias.withUnsafeBufferPointer { b in
+            for (gi, img) in images.enumerated() {
+                let dstImage = y + img * outChannels * plane
+                for o in 0..<outChannels {
+                    let bo = b[o]
+                    let src = transposedProduct ? product + gi * per * outChannels + o : product + o * positions + gi * per
+                    let ps = transposedProduct ? outChannels : 1
+                    for (li, t) in rows.enumerated() {
+                        let oy = ph.y.outStart + t * ph.y.outStep
+                        let line = dstImage + o * plane + oy * outWidth
+                        let s = src + li * cols * ps
+                        let ox0 = ph.x.outStart, step = ph.x.outStep
+                        switch activation {
+                        case .relu where ps == 1:
+                            for u in 0..<cols { line[ox0 + u * step] = max(s[u] + bo, 0) }
+                        case .identity where ps == 1:
+                            for u in 0..<cols { line[ox0 + u * step] = s[u] + bo }
+                        default:
+                            for u in 0..<cols { line[ox0 + u * step] = activation.value(s[u * ps] + bo) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension ActivationKind {
+    /// The activation of one value.
+    @inline(__always)
+    public func value(_ v: Float) -> Float {
+        switch self {
+        case .identity: return v
+        case .relu: return max(v, 0)
+        case .leakyReLU(let slope): return v < 0 ? v * slope : v
+        case .tanh: return Foundation.tanh(v)
+        case .sigmoid: return 1 / (1 + Foundation.exp(-v))
+        }
+    }
+}

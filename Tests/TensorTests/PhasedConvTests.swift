@@ -1,0 +1,90 @@
+import XCTest
+@testable import Tensor
+
+/// `PhasedConv` (the fast path for conv2d, upsample + conv2d and conv-transpose2d, with bias and
+/// activation fused) against the plain-loop references `Upsample.nearest` + `Conv2d.forwardNaive`
+/// and `ConvTranspose2d.forwardNaive`, on the batch path (many images) and on the split path
+/// (one image, phases and row bands over workers).
+final class PhasedConvTests: XCTestCase {
+    typealias Values = KernelTests.Values
+    let tolerance: Float = 1e-4
+
+    func run(_ p: PhasedConv, _ x: Tensor, workers: Int) -> Tensor {
+        let n = x.shape[0]
+        var y = Tensor(zeros: [n, p.outChannels, p.outHeight, p.outWidth])
+        var scratch = [Float](repeating: .nan, count: p.scratchSize(images: p.imagesPerProduct) * workers)
+        x.data.withUnsafeBufferPointer { xb in
+            y.data.withUnsafeMutableBufferPointer { yb in
+                scratch.withUnsafeMutableBufferPointer { sb in
+                    p.forward(xb.baseAddress!, count: n, into: yb.baseAddress!, scratch: sb.baseAddress!, workers: workers)
+                }
+            }
+        }
+        return y
+    }
+
+    func check(_ p: PhasedConv, _ x: Tensor, _ reference: Tensor, _ label: String) {
+        for workers in [1, 2, 3] {
+            for n in Set([1, x.shape[0]]) {
+                let xs = x.rows(0..<n), want = reference.rows(0..<n)
+                let got = run(p, xs, workers: workers)
+                XCTAssertEqual(got.shape, want.shape, label)
+                XCTAssertLessThan(maxAbsDifference(got, want), tolerance, "\(label), \(n) images, \(workers) workers")
+            }
+        }
+    }
+
+    func testConvAndUpsampleThenConvMatchNaive() {
+        var v = Values(state: 7)
+        let cases: [(ConvGeometry, Int)] = [
+            (ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 2), 1),
+            (ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 2), 2),
+            (ConvGeometry(inChannels: 2, outChannels: 5, kernel: 3, stride: 1, padding: 1), 2),
+            (ConvGeometry(inChannels: 2, outChannels: 3, kernel: 4, stride: 2, padding: 1), 1),
+            (ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 0), 3),
+            (ConvGeometry(inChannels: 2, outChannels: 3, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1,
+                          padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1)), 2),
+        ]
+        for (g, u) in cases {
+            for act in [ActivationKind.identity, .relu, .tanh] {
+                let x = v.tensor([3, g.inChannels, 5, 6])
+                let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act)!
+                check(p, x, want, "upsample \(u) then \(g) \(act)")
+            }
+        }
+    }
+
+    func testUpsampleTwoThenThreeByThreeCostsFourNinths() {
+        var v = Values(state: 8)
+        let g = ConvGeometry(inChannels: 4, outChannels: 2, kernel: 3, stride: 1, padding: 1)
+        let p = PhasedConv(conv: v.tensor([2, 4, 3, 3]), bias: nil, geometry: g, upsample: 2, inHeight: 6, inWidth: 6,
+                           activation: .identity)!
+        XCTAssertEqual(p.phases.count, 4)
+        XCTAssertEqual(p.multiplyAdds * 9, 12 * 12 * 4 * 2 * 9 * 4)
+    }
+
+    func testConvTransposeMatchesNaive() {
+        var v = Values(state: 9)
+        let cases: [ConvGeometry] = [
+            ConvGeometry(inChannels: 4, outChannels: 3, kernel: 4, stride: 2, padding: 1),
+            ConvGeometry(inChannels: 4, outChannels: 3, kernel: 4, stride: 1, padding: 0),
+            ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
+            ConvGeometry(inChannels: 3, outChannels: 2, kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 3,
+                         padding: Padding2D(top: 0, bottom: 1, left: 1, right: 0), outputPaddingHeight: 1, outputPaddingWidth: 2),
+            ConvGeometry(inChannels: 2, outChannels: 2, kernel: 2, stride: 3, padding: 0, outputPadding: 2),
+        ]
+        for g in cases {
+            for act in [ActivationKind.identity, .relu, .sigmoid] {
+                let x = v.tensor([3, g.inChannels, 5, 4])
+                let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)!
+                check(p, x, want, "\(g) \(act)")
+            }
+        }
+    }
+}
