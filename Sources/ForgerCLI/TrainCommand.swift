@@ -29,7 +29,8 @@ struct Train: ParsableCommand {
         Data: IDX image files (gzipped or not; MNIST, Fashion-MNIST), a folder of PNGs (recursive; \
         first-level subfolders become class labels), or a float .npy array (N, [C,] H, W). \
         Output: <output>/model.json + weights.safetensors, checkpoint.safetensors, progress/ sample \
-        grids from a fixed noise batch, progress.gif, and README.md (a model card draft). \
+        grids from a fixed noise batch, progress.gif and samples.png; the model.json 'training' \
+        section records the command, data, steps, wall time, machine and final losses. \
         Ctrl-C saves a checkpoint; --resume continues exactly where it stopped.
         """)
 
