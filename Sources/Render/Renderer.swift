@@ -116,9 +116,10 @@ public struct Renderer {
                                    options: GIFOptions(framesPerSecond: settings.fps, loopCount: settings.loopCount,
                                                        palette: palette, dither: settings.dither ? .ordered : .none))
         progress.start(total: plan.frames.count, label: "rendering")
-        // Frames in chunks that need about one generator batch each: memory stays bounded.
+        // Frames in chunks of at most 16 generated images (or one frame): memory stays bounded
+        // and does not grow with the length of the animation.
         let tilesPerFrame = max(1, plan.frames[0].tiles.count)
-        let chunk = max(1, batchSize / tilesPerFrame)
+        let chunk = max(1, min(batchSize, 16) / tilesPerFrame)
         var start = 0
         while start < plan.frames.count {
             let frames = Array(plan.frames[start..<min(plan.frames.count, start + chunk)])
