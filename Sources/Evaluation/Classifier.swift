@@ -215,7 +215,7 @@ public final class Classifier {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             try encoder.encode(manifest).write(to: directory.appendingPathComponent(Self.manifestFile), options: .atomic)
             let tensors = network.namedParameters.map { ($0.name, TensorRecord($0.parameter.value)) }
             try SafeTensors.encode(tensors, metadata: ["format": ClassifierManifest.formatName])

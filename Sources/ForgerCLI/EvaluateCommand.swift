@@ -2,12 +2,101 @@ import ArgumentParser
 import Foundation
 import Evaluation
 import Training
+import Imaging
+import ModelIO
 
 /// `forger evaluate`: numbers for model cards, and the classifier those numbers need.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a generator against real data, or train the digits classifier that measures it.",
-        subcommands: [TrainClassifier.self])
+        subcommands: [EvaluateModel.self, TrainClassifier.self], defaultSubcommand: EvaluateModel.self)
+}
+
+struct EvaluateModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Report how good a generator is: class shares, confidence, Fréchet distance, SWD, nearest neighbours.",
+        discussion: """
+        Digit-like data (the classifier's input size): the classifier labels every sample; the report \
+        gives each class's share, the mean top-class confidence and the Fréchet distance between \
+        samples and real test images in the classifier's feature space, next to the floor (real \
+        training images vs the same test images). Any data: the multi-scale sliced Wasserstein \
+        distance (x1e3, Karras et al. 2018) per pyramid level, with real-vs-real as its floor, and \
+        the nearest training image (L2) of the first samples, drawn side by side with --nn-grid.
+        Example: forger evaluate Models/mnist --data train-images-idx3-ubyte.gz \
+        --test-data t10k-images-idx3-ubyte.gz --nn-grid nn.png --json report.json
+        """)
+
+    @OptionGroup var modelArgument: ModelArgument
+    @Option(help: "The real training images (IDX, .npy or a folder of PNGs).")
+    var data: String
+    @Option(help: "IDX labels of --data (not needed for the metrics; checked when given).")
+    var labels: String?
+    @Option(help: "Held-out real images for the Fréchet distance (e.g. t10k-images-idx3-ubyte.gz); without them a disjoint training subset serves.")
+    var testData: String?
+    @Option(help: "Classifier directory (default: Models/digits-classifier when the data is 1x28x28).")
+    var classifier: String?
+    @Flag(help: "Skip the classifier metrics.")
+    var noClassifier = false
+    @Option(help: "Samples to generate and classify.")
+    var samples = 10_000
+    @Option(help: "Images per set for SWD (the paper: 16384).")
+    var swdImages = 2048
+    @Option(help: "Samples shown beside their nearest training image.")
+    var nnPairs = 32
+    @Option(name: .shortAndLong, help: "Latent seed of the samples; also seeds SWD.")
+    var seed: UInt64 = 0
+    @Option(help: "Write the sample | nearest training image grid to this PNG.")
+    var nnGrid: String?
+    @Option(help: "Write the report as JSON to this file.")
+    var json: String?
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
+        guard swdImages >= 1, swdImages <= samples else { throw ValidationError("--swd-images must be between 1 and --samples") }
+        guard nnPairs >= 1, nnPairs <= samples else { throw ValidationError("--nn-pairs must be between 1 and --samples") }
+        if noClassifier && classifier != nil { throw ValidationError("give --classifier or --no-classifier, not both") }
+    }
+
+    func run() throws {
+        let model = try modelArgument.load()
+        let train = try loadEvaluationData(data, labels: labels, option: "--data")
+        let test = try testData.map { try loadEvaluationData($0, labels: nil, option: "--test-data") }
+        let m = model.manifest
+        var chosen: Classifier? = nil
+        if let classifier {
+            do { chosen = try Classifier.load(URL(fileURLWithPath: classifier)) } catch { throw UserError("--classifier: \(error)") }
+        } else if !noClassifier, [m.outputChannels, m.outputHeight, m.outputWidth] == [1, 28, 28],
+                  let url = ModelCatalog.searchFolders().map({ $0.appendingPathComponent("digits-classifier") })
+                      .first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent(Classifier.manifestFile).path) }) {
+            chosen = try? Classifier.load(url)
+            if chosen == nil { log("note: \(url.path) is not a readable classifier; skipping the classifier metrics") }
+        } else if !noClassifier, !outputOptions.quiet {
+            log("note: no classifier for \(m.outputChannels)x\(m.outputHeight)x\(m.outputWidth) images; reporting SWD and nearest neighbours only (pass --classifier for others)")
+        }
+        var settings = EvaluationSettings()
+        settings.samples = samples; settings.seed = seed; settings.swdImages = swdImages; settings.nearestPairs = nnPairs
+        let report: EvaluationReport, grid: PixelImage
+        do {
+            (report, grid) = try Evaluator.evaluate(model, train: train, test: test, classifier: chosen, settings: settings) { line in
+                if !outputOptions.quiet { log(line) }
+            }
+        } catch let e as EvaluationError { throw UserError("\(e)") }
+        print(EvaluationTable.render(report))
+        if let nnGrid {
+            do { try PNG.write(grid, to: URL(fileURLWithPath: nnGrid)) } catch { throw UserError("--nn-grid \(nnGrid): \(error)") }
+        }
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            do { try encoder.encode(report).write(to: URL(fileURLWithPath: json), options: .atomic) } catch {
+                throw UserError("--json \(json): cannot write (\(error.localizedDescription)); check the folder exists")
+            }
+        }
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 }
 
 /// Loads an IDX file (with labels) or another dataset format the way `forger train` does.
