@@ -19,6 +19,8 @@ public struct EvaluationSettings: Equatable, Sendable {
     /// Samples shown beside their nearest training image.
     public var nearestPairs = 32
     public var batchSize = 250
+    /// SWD's parameters (the paper's by default).
+    public var swd = SlicedWasserstein()
 
     public init() {}
 }
@@ -123,7 +125,7 @@ public enum Evaluator {
         }
 
         log("SWD on \(settings.swdImages) samples and \(settings.swdImages) training images")
-        let swd = SlicedWasserstein()
+        let swd = settings.swd
         let reals = subset(train, Array(order.prefix(settings.swdImages)))
         let swdResult = try swd.distance(subset(samples, Array(0..<settings.swdImages)), reals, seed: settings.seed)
         var swdFloor: SlicedWasserstein.Result? = nil

@@ -13,7 +13,7 @@ import Training
 ///   difference of sorted projections, averaged over directions and repeats;
 /// - reported x 1e3 per level, and their average.
 /// Images are bytes (0...255), as the paper's code reads them.
-public struct SlicedWasserstein: Sendable {
+public struct SlicedWasserstein: Equatable, Sendable {
     public var neighbourhood = 7
     public var descriptorsPerImage = 128
     public var directionsPerRepeat = 128
