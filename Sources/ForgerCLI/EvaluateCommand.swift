@@ -34,6 +34,8 @@ struct EvaluateModel: ParsableCommand {
     var labels: String?
     @Option(help: "Held-out real images for the Fréchet distance (e.g. t10k-images-idx3-ubyte.gz); without them a disjoint training subset serves.")
     var testData: String?
+    @Option(help: "Resize real images to N x N (to match a model trained on resized data).")
+    var imageSize: Int?
     @Option(help: "Classifier directory (default: Models/digits-classifier when the data is 1x28x28).")
     var classifier: String?
     @Flag(help: "Skip the classifier metrics.")
@@ -56,13 +58,14 @@ struct EvaluateModel: ParsableCommand {
         guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
         guard swdImages >= 1, swdImages <= samples else { throw ValidationError("--swd-images must be between 1 and --samples") }
         guard nnPairs >= 1, nnPairs <= samples else { throw ValidationError("--nn-pairs must be between 1 and --samples") }
+        if let imageSize, imageSize < 4 { throw ValidationError("--image-size must be at least 4") }
         if noClassifier && classifier != nil { throw ValidationError("give --classifier or --no-classifier, not both") }
     }
 
     func run() throws {
         let model = try modelArgument.load()
-        let train = try loadEvaluationData(data, labels: labels, option: "--data")
-        let test = try testData.map { try loadEvaluationData($0, labels: nil, option: "--test-data") }
+        let train = try loadEvaluationData(data, labels: labels, option: "--data", imageSize: imageSize)
+        let test = try testData.map { try loadEvaluationData($0, labels: nil, option: "--test-data", imageSize: imageSize) }
         let m = model.manifest
         var chosen: Classifier? = nil
         if let classifier {
@@ -100,16 +103,17 @@ struct EvaluateModel: ParsableCommand {
 }
 
 /// Loads an IDX file (with labels) or another dataset format the way `forger train` does.
-func loadEvaluationData(_ path: String, labels: String?, option: String) throws -> ImageDataset {
+func loadEvaluationData(_ path: String, labels: String?, option: String, imageSize: Int? = nil) throws -> ImageDataset {
     let url = URL(fileURLWithPath: path)
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
         throw UserError("\(option) \(path): no such file or folder; give an IDX file, a .npy file or a folder of PNGs")
     }
     do {
-        if isDir.boolValue { return try DatasetLoader.folder(url) }
-        if url.pathExtension.lowercased() == "npy" { return try DatasetLoader.npy(url) }
-        return try DatasetLoader.idx(images: url, labels: labels.map { URL(fileURLWithPath: $0) })
+        if isDir.boolValue { return try DatasetLoader.folder(url, size: imageSize) }
+        let set = url.pathExtension.lowercased() == "npy" ? try DatasetLoader.npy(url)
+            : try DatasetLoader.idx(images: url, labels: labels.map { URL(fileURLWithPath: $0) })
+        return set.adapted(size: imageSize, channels: nil)
     } catch let e as DatasetError {
         throw UserError("\(option): \(e)")
     }
