@@ -8,7 +8,8 @@ import Imaging
 
 /// What to measure and how much of it.
 public struct EvaluationSettings: Equatable, Sendable {
-    /// Generated images for the classifier metrics (the first ones also feed SWD and the NN check).
+    /// Generated images for the classifier metrics (the first ones also feed SWD and the NN
+    /// check); without a classifier only as many as those need are made.
     public var samples = 10_000
     /// Latent seed: sample i is `LatentSampler.sample(seed: seed, index: i)`.
     public var seed: UInt64 = 0
@@ -113,8 +114,10 @@ public enum Evaluator {
                                                 actual: "input \(describeShape(classifier.inputShape))", hint: "use a classifier trained on this kind of data, or leave it out")
         }
 
-        log("generating \(settings.samples) samples")
-        let samples = generate(model, count: settings.samples, seed: settings.seed, batchSize: settings.batchSize)
+        // Without a classifier only SWD and the nearest-neighbour check need samples.
+        let count = classifier == nil ? max(settings.swdImages, settings.nearestPairs) : settings.samples
+        log("generating \(count) samples")
+        let samples = generate(model, count: count, seed: settings.seed, batchSize: settings.batchSize)
         var rng = RandomStream(seed: settings.seed, purpose: 0x4556_414C, index: 0)
         let order = rng.permutation(train.count)
 
@@ -147,7 +150,7 @@ public enum Evaluator {
                                                       minimumSampleDistance: matches.map(\.distance).min() ?? 0,
                                                       medianRealDistance: realMedian)
         let report = EvaluationReport(model: m.name, weightsSHA256: model.weightsHash, data: train.source, testData: test?.source,
-                                      samples: settings.samples, seed: settings.seed, classifierMetrics: classifierMetrics,
+                                      samples: count, seed: settings.seed, classifierMetrics: classifierMetrics,
                                       swd: swdResult, swdFloor: swdFloor, nearest: nearest, seconds: Date().timeIntervalSince(start).rounded())
         return (report, grid)
     }
