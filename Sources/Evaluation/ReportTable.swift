@@ -12,7 +12,10 @@ public enum EvaluationTable {
             row("classifier", c.classifier + acc)
             row("class shares", c.classShares.map { "\($0.label): \(f(100 * $0.share, 1))%" }.joined(separator: "  "))
             let shares = c.classShares.map(\.share)
-            row("  min / max share", "\(f(100 * (shares.min() ?? 0), 1))% / \(f(100 * (shares.max() ?? 0), 1))%")
+            let uniform = 1 / Double(max(1, shares.count))
+            let balanced = shares.allSatisfy { $0 >= 0.5 * uniform && $0 <= 1.5 * uniform }
+            row("  min / max share", "\(f(100 * (shares.min() ?? 0), 1))% / \(f(100 * (shares.max() ?? 0), 1))%"
+                + " (every class within \(f(50 * uniform, 1))-\(f(150 * uniform, 1))%: \(balanced ? "yes" : "no"))")
             row("mean top-class confidence", f(c.meanConfidence))
             row("Fréchet distance (features)", "\(f(c.frechetDistance)) vs \(c.frechetReference)")
             if let floor = c.frechetFloor { row("  floor (real train vs same)", f(floor)) }
