@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CPNG", "CGIF"], exclude: ["README.md"], swiftSettings: optimised),
         .target(name: "Render", dependencies: ["Tensor", "NN", "ModelIO", "Imaging"], exclude: ["README.md"], swiftSettings: optimised),
         .target(name: "Training", dependencies: ["Tensor", "NN", "ModelIO", "Imaging"], exclude: ["README.md"], swiftSettings: optimised),
+        .target(name: "Evaluation", dependencies: ["Tensor", "NN", "ModelIO", "Training", "Latent", "Imaging"], exclude: ["README.md"], swiftSettings: optimised),
         .target(name: "ForgerCLI", dependencies: [
-            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training",
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forger", dependencies: ["ForgerCLI"]),
@@ -40,6 +41,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "LatentTests", dependencies: ["Tensor", "NN", "Latent"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
     ],
     // Swift 5 mode: the engine shares buffers across worker threads by design (disjoint ranges).
