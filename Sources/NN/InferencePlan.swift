@@ -111,7 +111,7 @@ final class InferencePlan: @unchecked Sendable {
         self.workers = max(1, workers)
         var scratch = 0
         for (s, _) in steps {
-            if case .phased(let p) = s { scratch = max(scratch, p.scratchSize(images: p.imagesPerProduct)) }
+            if case .phased(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
         }
         self.phasedScratch = scratch
     }

@@ -27,9 +27,25 @@ public struct PhasedConv: Sendable {
         public var y: Axis, x: Axis
         /// (O, C * taps.y * taps.x)
         public var weight: [Float]
+        /// The same weights tap by tap: (taps.y * taps.x, O, C), for the shifted products.
+        var tapWeight: [Float]
         public var patch: Int { weight.count / max(1, outChannels) }
         let outChannels: Int
     }
+
+    /// Every axis reads consecutive input rows/columns (stride-1 conv, upsample + conv,
+    /// conv-transpose): the phases run as one sgemm per tap straight on a zero-padded copy of
+    /// the input, with no column matrix.
+    public let shifted: Bool
+    /// The padded input window: rows padTop..<padTop+paddedHeight of the input (negative = zeros).
+    let padTop: Int, padLeft: Int, paddedHeight: Int, paddedWidth: Int
+    nonisolated(unsafe) static var shiftedSpareLimit: Double =
+        Double(ProcessInfo.processInfo.environment["FORGER_SHIFT_MAX"] ?? "") ?? 1.2
+    /// Images per product and per-worker scratch (floats).
+    public let imagesPerProduct: Int
+    public let scratchPerWorker: Int
+    /// Largest column matrix of one image (the gathering path).
+    let columnScratch: Int
 
     public let inChannels: Int, outChannels: Int
     public let inHeight: Int, inWidth: Int
@@ -44,17 +60,6 @@ public struct PhasedConv: Sendable {
     /// Multiply-adds per image the phases perform (padding taps included).
     public var multiplyAdds: Int {
         phases.reduce(0) { $0 + $1.y.outCount * $1.x.outCount * $1.weight.count }
-    }
-
-    /// Largest col and product buffers one image of one phase needs.
-    public var scratchPerImage: (col: Int, product: Int) {
-        var col = 0, product = 0
-        for p in phases {
-            let positions = p.y.outCount * p.x.outCount
-            col = max(col, p.patch * positions)
-            product = max(product, outChannels * positions)
-        }
-        return (col, product)
     }
 
     // MARK: - Building
@@ -118,8 +123,43 @@ public struct PhasedConv: Sendable {
                         }
                     }
                 }
-                phases.append(Phase(y: y, x: x, weight: wt, outChannels: o))
+                var tw = [Float](repeating: 0, count: wt.count)
+                for oc in 0..<o {
+                    for ch in 0..<c {
+                        for e in 0..<(ty * tx) { tw[(e * o + oc) * c + ch] = wt[(oc * c + ch) * ty * tx + e] }
+                    }
+                }
+                phases.append(Phase(y: y, x: x, weight: wt, tapWeight: tw, outChannels: o))
             }
+        }
+        let unit = { (a: Axis) in a.inStep == 1 || a.outCount == 1 || a.taps.isEmpty }
+        func window(_ axes: [Axis]) -> (Int, Int) {
+            let lo = axes.map(\.inStart).min()!
+            let hi = axes.map { $0.inStart + ($0.outCount - 1) * $0.inStep + max(1, $0.taps.count) }.max()!
+            return (lo, hi - lo)
+        }
+        (padTop, paddedHeight) = window(ys)
+        (padLeft, paddedWidth) = window(xs)
+        // The shifted products also compute the padded window's spare rows and columns; on small
+        // images that costs more than gathering columns does, the less so the more output
+        // channels share each gathered column (limits measured on benchmarks A, B and C).
+        let spare = Double(phases.count * paddedHeight * paddedWidth) / Double(oh * ow)
+        shifted = phases.allSatisfy { unit($0.y) && unit($0.x) } && spare <= Self.shiftedSpareLimit + 32 / Double(o)
+        var smallest = Int.max, col = 0, product = 0
+        for p in phases {
+            let positions = p.y.outCount * p.x.outCount
+            smallest = min(smallest, positions)
+            col = max(col, p.weight.count / max(1, o) * positions)
+            product = max(product, o * positions)
+        }
+        columnScratch = col
+        if shifted {
+            let plane = paddedHeight * paddedWidth
+            imagesPerProduct = max(1, min(16, 768 / plane))
+            scratchPerWorker = (c + o) * plane * imagesPerProduct + paddedWidth + 64
+        } else {
+            imagesPerProduct = max(1, min(16, 384 / max(1, smallest)))
+            scratchPerWorker = (col + product) * imagesPerProduct
         }
         self.inChannels = c; self.outChannels = o
         self.inHeight = h; self.inWidth = w; self.outHeight = oh; self.outWidth = ow
@@ -162,32 +202,25 @@ public struct PhasedConv: Sendable {
 
     // MARK: - Running
 
-    /// Per-worker scratch for `forward`, sized for `images` images in one product.
-    public func scratchSize(images: Int) -> Int {
-        let s = scratchPerImage
-        return (s.col + s.product) * images
-    }
-
-    /// Images grouped into one sgemm so its column count is a few hundred.
-    public var imagesPerProduct: Int {
-        let smallest = phases.map { $0.y.outCount * $0.x.outCount }.min() ?? 1
-        return max(1, min(16, 384 / max(1, smallest)))
-    }
-
     /// x (N, C, H, W) -> y (N, O, OH, OW). Splits images over workers, or, for fewer images than
     /// workers, phases and row bands of one image. `scratch` holds `workers` regions of
-    /// `scratchSize(images: imagesPerProduct)` floats.
+    /// `scratchPerWorker` floats.
     public func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
         let group = imagesPerProduct
-        let region = scratchSize(images: group)
+        let region = scratchPerWorker
         if n >= workers || workers == 1 {
             Parallel.forChunks(n, maxWorkers: workers) { images, worker in
                 let s = scratch + worker * region
                 var i = images.lowerBound
                 while i < images.upperBound {
                     let j = min(images.upperBound, i + group)
-                    for p in phases.indices { run(p, images: i..<j, rows: 0..<phases[p].y.outCount, x, y, s) }
+                    if shifted {
+                        pad(x, images: i..<j, into: s)
+                        for p in phases.indices { runShifted(p, images: i..<j, rows: 0..<phases[p].y.outCount, s, y) }
+                    } else {
+                        for p in phases.indices { run(p, images: i..<j, rows: 0..<phases[p].y.outCount, x, y, s) }
+                    }
                     i = j
                 }
             }
@@ -205,7 +238,15 @@ public struct PhasedConv: Sendable {
         }
         Parallel.forChunks(tasks.count, maxWorkers: workers) { range, worker in
             let s = scratch + worker * region
-            for t in range { run(tasks[t].1, images: tasks[t].0..<(tasks[t].0 + 1), rows: tasks[t].2, x, y, s) }
+            for t in range {
+                let (img, p, rows) = tasks[t]
+                if shifted {
+                    pad(x, images: img..<(img + 1), into: s)
+                    runShifted(p, images: img..<(img + 1), rows: rows, s, y)
+                } else {
+                    run(p, images: img..<(img + 1), rows: rows, x, y, s)
+                }
+            }
         }
     }
 
@@ -226,7 +267,7 @@ public struct PhasedConv: Sendable {
         let cols = ph.x.outCount, per = rows.count * cols
         let positions = per * images.count
         let patch = inChannels * ty * tx
-        let col = scratch, product = scratch + scratchPerImage.col * imagesPerProduct
+        let col = scratch, product = scratch + columnScratch * imagesPerProduct
         let h = inHeight, w = inWidth
         if patch > 0 {
             // col (C*ty*tx, images * rows * cols)
@@ -293,6 +334,85 @@ public struct PhasedConv: Sendable {
                             for u in 0..<cols { line[ox0 + u * step] = s[u] + bo }
                         default:
                             for u in 0..<cols { line[ox0 + u * step] = activation.value(s[u * ps] + bo) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies images into the zero-padded window, laid out (C, images, paddedHeight, paddedWidth).
+    private func pad(_ x: UnsafePointer<Float>, images: Range<Int>, into xp: UnsafeMutablePointer<Float>) {
+        let (hp, wp, h, w) = (paddedHeight, paddedWidth, inHeight, inWidth)
+        let plane = hp * wp, g = images.count
+        xp.update(repeating: 0, count: inChannels * g * plane + wp + 64)
+        let (rowLo, rowHi) = (max(0, padTop), min(h, padTop + hp))
+        let (colLo, colHi) = (max(0, padLeft), min(w, padLeft + wp))
+        guard rowLo < rowHi, colLo < colHi else { return }
+        for (gi, img) in images.enumerated() {
+            for c in 0..<inChannels {
+                let src = x + (img * inChannels + c) * h * w
+                let dst = xp + (c * g + gi) * plane
+                for iy in rowLo..<rowHi {
+                    (dst + (iy - padTop) * wp + (colLo - padLeft)).update(from: src + iy * w + colLo, count: colHi - colLo)
+                }
+            }
+        }
+    }
+
+    /// One phase on padded images: for each tap, product += W_tap (O, C) * shifted window
+    /// (C, positions), the positions running over whole padded rows; then the fused write-back
+    /// of the columns that are real outputs.
+    private func runShifted(_ p: Int, images: Range<Int>, rows: Range<Int>, _ xp: UnsafeMutablePointer<Float>,
+                            _ y: UnsafeMutablePointer<Float>) {
+        let ph = phases[p]
+        let ty = ph.y.taps.count, tx = ph.x.taps.count
+        let (hp, wp) = (paddedHeight, paddedWidth)
+        let plane = hp * wp, g = images.count
+        let cols = ph.x.outCount
+        // Position q = gi * plane + (t - rows.lowerBound) * wp + u reads window row
+        // (inStart_y - padTop) + t + ey, column (inStart_x - padLeft) + u + ex.
+        let n = (g - 1) * plane + (rows.count - 1) * wp + cols
+        let product = xp + inChannels * g * plane + wp + 64
+        let o = outChannels, c = inChannels
+        let base = (ph.y.inStart - padTop + rows.lowerBound) * wp + (ph.x.inStart - padLeft)
+        if ty * tx == 0 {
+            product.update(repeating: 0, count: o * n)
+        }
+        ph.tapWeight.withUnsafeBufferPointer { tw in
+            for ey in 0..<ty {
+                for ex in 0..<tx {
+                    let e = ey * tx + ex
+                    let b = UnsafePointer(xp + base + ey * wp + ex)
+                    let wt = tw.baseAddress! + e * o * c
+                    if transposedProduct {
+                        Gemm.sgemm(transposeA: true, transposeB: true, m: n, n: o, k: c, a: b, lda: g * plane,
+                                   b: wt, ldb: c, beta: e == 0 ? 0 : 1, c: product, ldc: o)
+                    } else {
+                        Gemm.sgemm(transposeA: false, transposeB: false, m: o, n: n, k: c, a: wt, lda: c,
+                                   b: b, ldb: g * plane, beta: e == 0 ? 0 : 1, c: product, ldc: n)
+                    }
+                }
+            }
+        }
+        let outPlane = outHeight * outWidth
+        let (ps, os) = transposedProduct ? (o, 1) : (1, n)
+        bias.withUnsafeBufferPointer { bb in
+            for (gi, img) in images.enumerated() {
+                let dstImage = y + img * o * outPlane
+                for oc in 0..<o {
+                    let bo = bb[oc]
+                    for (li, t) in rows.enumerated() {
+                        let s = product + oc * os + (gi * plane + li * wp) * ps
+                        let line = dstImage + oc * outPlane + (ph.y.outStart + t * ph.y.outStep) * outWidth + ph.x.outStart
+                        let step = ph.x.outStep
+                        switch activation {
+                        case .relu where ps == 1 && step == 1:
+                            for u in 0..<cols { line[u] = max(s[u] + bo, 0) }
+                        case .relu where ps == 1:
+                            for u in 0..<cols { line[u * step] = max(s[u] + bo, 0) }
+                        default:
+                            for u in 0..<cols { line[u * step] = activation.value(s[u * ps] + bo) }
                         }
                     }
                 }

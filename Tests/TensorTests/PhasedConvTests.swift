@@ -12,7 +12,7 @@ final class PhasedConvTests: XCTestCase {
     func run(_ p: PhasedConv, _ x: Tensor, workers: Int) -> Tensor {
         let n = x.shape[0]
         var y = Tensor(zeros: [n, p.outChannels, p.outHeight, p.outWidth])
-        var scratch = [Float](repeating: .nan, count: p.scratchSize(images: p.imagesPerProduct) * workers)
+        var scratch = [Float](repeating: .nan, count: p.scratchPerWorker * workers)
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 scratch.withUnsafeMutableBufferPointer { sb in
@@ -21,6 +21,16 @@ final class PhasedConvTests: XCTestCase {
             }
         }
         return y
+    }
+
+    /// Runs `body` once on the gathering path and once on the shifted-product path.
+    func bothPaths(_ body: (Bool) -> Void) {
+        let saved = PhasedConv.shiftedSpareLimit
+        defer { PhasedConv.shiftedSpareLimit = saved }
+        for shifted in [false, true] {
+            PhasedConv.shiftedSpareLimit = shifted ? 1e9 : -1e9
+            body(shifted)
+        }
     }
 
     func check(_ p: PhasedConv, _ x: Tensor, _ reference: Tensor, _ label: String) {
@@ -51,8 +61,11 @@ final class PhasedConvTests: XCTestCase {
                 let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act)!
-                check(p, x, want, "upsample \(u) then \(g) \(act)")
+                bothPaths { shifted in
+                    let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act)!
+                    if g.strideHeight == 1 && g.strideWidth == 1 { XCTAssertEqual(p.shifted, shifted) }
+                    check(p, x, want, "upsample \(u) then \(g) \(act), shifted \(p.shifted)")
+                }
             }
         }
     }
@@ -63,6 +76,7 @@ final class PhasedConvTests: XCTestCase {
         let p = PhasedConv(conv: v.tensor([2, 4, 3, 3]), bias: nil, geometry: g, upsample: 2, inHeight: 6, inWidth: 6,
                            activation: .identity)!
         XCTAssertEqual(p.phases.count, 4)
+        XCTAssertTrue(p.shifted)
         XCTAssertEqual(p.multiplyAdds * 9, 12 * 12 * 4 * 2 * 9 * 4)
     }
 
@@ -82,8 +96,11 @@ final class PhasedConvTests: XCTestCase {
                 let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)!
-                check(p, x, want, "\(g) \(act)")
+                bothPaths { shifted in
+                    let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)!
+                    XCTAssertEqual(p.shifted, shifted)
+                    check(p, x, want, "\(g) \(act), shifted \(p.shifted)")
+                }
             }
         }
     }
