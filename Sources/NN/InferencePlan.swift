@@ -193,7 +193,11 @@ final class InferencePlan: @unchecked Sendable {
                                    c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
                         for row in rows {
                             let line = y + row * outF
-                            for j in colsR { line[j] = act.value(line[j] + bb[j / rep]) }
+                            switch act {
+                            case .relu where rep == 1: for j in colsR { line[j] = max(line[j] + bb[j], 0) }
+                            case .identity where rep == 1: for j in colsR { line[j] += bb[j] }
+                            default: for j in colsR { line[j] = act.value(line[j] + bb[j / rep]) }
+                            }
                         }
                     }
                 }

@@ -288,8 +288,10 @@ public struct PhasedConv: Sendable {
                                 if iy < 0 || iy >= h || lo >= hi { line.update(repeating: 0, count: cols); continue }
                                 let srcLine = plane + iy * w + ix0
                                 if lo > 0 { line.update(repeating: 0, count: lo) }
-                                if step == 1 {
+                                if step == 1 && hi - lo > 24 {
                                     (line + lo).update(from: srcLine + lo, count: hi - lo)
+                                } else if step == 1 {
+                                    for u in lo..<hi { line[u] = srcLine[u] }   // short rows: no call
                                 } else {
                                     for u in lo..<hi { line[u] = srcLine[u * step] }
                                 }
