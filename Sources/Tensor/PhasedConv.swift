@@ -25,12 +25,11 @@ public struct PhasedConv: Sendable {
 
     public struct Phase: Sendable {
         public var y: Axis, x: Axis
-        /// (O, C * taps.y * taps.x)
+        /// The summed kernel: (O, C * taps.y * taps.x) for the gathering path, or tap by tap,
+        /// (taps.y * taps.x, O, C), for the shifted products.
         public var weight: [Float]
-        /// The same weights tap by tap: (taps.y * taps.x, O, C), for the shifted products.
-        var tapWeight: [Float]
-        public var patch: Int { weight.count / max(1, outChannels) }
-        let outChannels: Int
+        /// Values per output position: C * taps.y * taps.x.
+        public var patch: Int
     }
 
     /// Every axis reads consecutive input rows/columns (stride-1 conv, upsample + conv,
@@ -59,7 +58,7 @@ public struct PhasedConv: Sendable {
 
     /// Multiply-adds per image the phases perform (padding taps included).
     public var multiplyAdds: Int {
-        phases.reduce(0) { $0 + $1.y.outCount * $1.x.outCount * $1.weight.count }
+        phases.reduce(0) { $0 + $1.y.outCount * $1.x.outCount * $1.patch * outChannels }
     }
 
     // MARK: - Building
@@ -79,9 +78,8 @@ public struct PhasedConv: Sendable {
               let xs = Self.axes(outSize: ow, pairs(g.strideWidth, g.padding.left, g.kernelWidth)) else { return nil }
         let (kh, kw, c) = (g.kernelHeight, g.kernelWidth, g.inChannels)
         self.init(inChannels: c, outChannels: g.outChannels, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow,
-                  ys: ys, xs: xs, bias: bias, activation: activation) { o, ch, ki, kj in
-            weight.data[((o * c + ch) * kh + ki) * kw + kj]
-        }
+                  ys: ys, xs: xs, bias: bias, activation: activation,
+                  weight: weight.data, strides: (c * kh * kw, kh * kw, kw))
     }
 
     /// conv-transpose2d on an input (C, H, W); weight (C, O, kh, kw) as PyTorch stores it.
@@ -99,39 +97,14 @@ public struct PhasedConv: Sendable {
               let xs = Self.axes(outSize: ow, pairs(g.strideWidth, g.padding.left, g.kernelWidth)) else { return nil }
         let (kh, kw, o) = (g.kernelHeight, g.kernelWidth, g.outChannels)
         self.init(inChannels: g.inChannels, outChannels: o, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow,
-                  ys: ys, xs: xs, bias: bias, activation: activation) { oc, ch, ki, kj in
-            weight.data[((ch * o + oc) * kh + ki) * kw + kj]
-        }
+                  ys: ys, xs: xs, bias: bias, activation: activation,
+                  weight: weight.data, strides: (kh * kw, o * kh * kw, kw))
     }
 
+    /// `weight` is read at o * strides.o + c * strides.c + ki * strides.ki + kj.
     private init(inChannels c: Int, outChannels o: Int, inHeight h: Int, inWidth w: Int,
                  outHeight oh: Int, outWidth ow: Int, ys: [Axis], xs: [Axis], bias: Tensor?,
-                 activation: ActivationKind, weightAt: (Int, Int, Int, Int) -> Float) {
-        var phases: [Phase] = []
-        for y in ys {
-            for x in xs {
-                let ty = y.taps.count, tx = x.taps.count
-                var wt = [Float](repeating: 0, count: o * c * ty * tx)
-                for oc in 0..<o {
-                    for ch in 0..<c {
-                        for ey in 0..<ty {
-                            for ex in 0..<tx {
-                                var s: Float = 0
-                                for ki in y.taps[ey] { for kj in x.taps[ex] { s += weightAt(oc, ch, ki, kj) } }
-                                wt[((oc * c + ch) * ty + ey) * tx + ex] = s
-                            }
-                        }
-                    }
-                }
-                var tw = [Float](repeating: 0, count: wt.count)
-                for oc in 0..<o {
-                    for ch in 0..<c {
-                        for e in 0..<(ty * tx) { tw[(e * o + oc) * c + ch] = wt[(oc * c + ch) * ty * tx + e] }
-                    }
-                }
-                phases.append(Phase(y: y, x: x, weight: wt, tapWeight: tw, outChannels: o))
-            }
-        }
+                 activation: ActivationKind, weight: [Float], strides: (o: Int, c: Int, ki: Int)) {
         let unit = { (a: Axis) in a.inStep == 1 || a.outCount == 1 || a.taps.isEmpty }
         func window(_ axes: [Axis]) -> (Int, Int) {
             let lo = axes.map(\.inStart).min()!
@@ -143,13 +116,47 @@ public struct PhasedConv: Sendable {
         // The shifted products also compute the padded window's spare rows and columns; on small
         // images that costs more than gathering columns does, the less so the more output
         // channels share each gathered column (limits measured on benchmarks A, B and C).
-        let spare = Double(phases.count * paddedHeight * paddedWidth) / Double(oh * ow)
-        shifted = phases.allSatisfy { unit($0.y) && unit($0.x) } && spare <= Self.shiftedSpareLimit + 32 / Double(o)
+        let spare = Double(ys.count * xs.count * paddedHeight * paddedWidth) / Double(oh * ow)
+        let shifted = (ys + xs).allSatisfy(unit) && spare <= Self.shiftedSpareLimit + 32 / Double(o)
+        self.shifted = shifted
+        var phases: [Phase] = []
+        weight.withUnsafeBufferPointer { src in
+            for y in ys {
+                for x in xs {
+                    let ty = y.taps.count, tx = x.taps.count, taps = ty * tx
+                    var wt = [Float](repeating: 0, count: o * c * taps)
+                    wt.withUnsafeMutableBufferPointer { dst in
+                        for ey in 0..<ty {
+                            for ex in 0..<tx {
+                                let e = ey * tx + ex
+                                for ki in y.taps[ey] {
+                                    for kj in x.taps[ex] {
+                                        let k = ki * strides.ki + kj
+                                        for oc in 0..<o {
+                                            let from = src.baseAddress! + oc * strides.o + k
+                                            if shifted {
+                                                let to = dst.baseAddress! + (e * o + oc) * c
+                                                for ch in 0..<c { to[ch] += from[ch * strides.c] }
+                                            } else {
+                                                let to = dst.baseAddress! + oc * c * taps + e
+                                                for ch in 0..<c { to[ch * taps] += from[ch * strides.c] }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    phases.append(Phase(y: y, x: x, weight: wt, patch: c * taps))
+                }
+            }
+        }
+        self.phases = phases
         var smallest = Int.max, col = 0, product = 0
         for p in phases {
             let positions = p.y.outCount * p.x.outCount
             smallest = min(smallest, positions)
-            col = max(col, p.weight.count / max(1, o) * positions)
+            col = max(col, p.patch * positions)
             product = max(product, o * positions)
         }
         columnScratch = col
@@ -163,7 +170,6 @@ public struct PhasedConv: Sendable {
         }
         self.inChannels = c; self.outChannels = o
         self.inHeight = h; self.inWidth = w; self.outHeight = oh; self.outWidth = ow
-        self.phases = phases
         self.bias = bias?.data ?? [Float](repeating: 0, count: o)
         self.activation = activation
     }
@@ -381,7 +387,7 @@ public struct PhasedConv: Sendable {
         if ty * tx == 0 {
             product.update(repeating: 0, count: o * n)
         }
-        ph.tapWeight.withUnsafeBufferPointer { tw in
+        ph.weight.withUnsafeBufferPointer { tw in
             for ey in 0..<ty {
                 for ex in 0..<tx {
                     let e = ey * tx + ex
