@@ -7,7 +7,8 @@ import Tensor
 /// - linear (and a conv-transpose2d on a 1x1 input, which is one) -> one sgemm, bias and the
 ///   following activation fused into the write-back;
 /// - conv2d, nearest upsample + conv2d, conv-transpose2d -> a `PhasedConv` (bias and the following
-///   activation fused);
+///   activation fused); a conv-transpose2d on an input too small for phases -> a
+///   `ScatterConvTranspose` (one product over several images, then a scatter);
 /// - reshape and flatten cost nothing; anything else runs through `Layer.forward`.
 ///
 /// `Generator.forward(_:naive: true)` runs the plain reference kernels layer by layer; the parity
@@ -19,6 +20,7 @@ final class InferencePlan: @unchecked Sendable {
         case dense(weight: [Float], transposed: Bool, inF: Int, outF: Int, bias: [Float], biasRepeat: Int,
                    activation: ActivationKind)
         case phased(PhasedConv)
+        case scatter(ScatterConvTranspose)
         case activation(ActivationKind)
         case batchNorm(scale: [Float], shift: [Float], inner: Int)
         /// Fallback: the layer's own forward on a (N, input...) tensor.
@@ -74,10 +76,15 @@ final class InferencePlan: @unchecked Sendable {
                 next = n
             case .convTranspose2d(let w, let b, let geo):
                 let (a, n) = fusedActivation(after: i)
+                // Phases on a padded window where they are wide enough; else one product and a scatter.
                 if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
-                                      activation: a), Self.worthIt(p, layer, shape) {
-                    step = .phased(p); next = n
+                                      activation: a), p.shifted, Self.worthIt(p, layer, shape) {
+                    step = .phased(p)
+                } else {
+                    step = .scatter(ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
+                                                         inWidth: shape[2], activation: a))
                 }
+                next = n
             case .conv2d(let w, let b, let geo):
                 let (a, n) = fusedActivation(after: i)
                 if let p = PhasedConv(conv: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
@@ -112,6 +119,7 @@ final class InferencePlan: @unchecked Sendable {
         var scratch = 0
         for (s, _) in steps {
             if case .phased(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
+            if case .scatter(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
         }
         self.phasedScratch = scratch
     }
@@ -122,6 +130,7 @@ final class InferencePlan: @unchecked Sendable {
             switch s.step {
             case .dense(_, _, let inF, let outF, _, _, _): return total + inF * outF
             case .phased(let p): return total + p.multiplyAdds
+            case .scatter(let p): return total + p.multiplyAdds
             case .layer(let layer, let input):
                 let out = (try? layer.outputShape(for: input).get()) ?? input
                 return total + layer.multiplyAdds(input: input, output: out)
@@ -204,6 +213,9 @@ final class InferencePlan: @unchecked Sendable {
             }
             return true
         case .phased(let p):
+            p.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            return true
+        case .scatter(let p):
             p.forward(x, count: n, into: y, scratch: scratch, workers: workers)
             return true
         case .activation(let a):

@@ -104,4 +104,37 @@ final class PhasedConvTests: XCTestCase {
             }
         }
     }
+
+    func testScatterConvTransposeMatchesNaive() {
+        var v = Values(state: 10)
+        let cases: [ConvGeometry] = [
+            ConvGeometry(inChannels: 4, outChannels: 3, kernel: 4, stride: 2, padding: 1),
+            ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
+            ConvGeometry(inChannels: 3, outChannels: 2, kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 3,
+                         padding: Padding2D(top: 0, bottom: 1, left: 1, right: 0), outputPaddingHeight: 1, outputPaddingWidth: 2),
+        ]
+        for g in cases {
+            for act in [ActivationKind.identity, .relu, .tanh] {
+                let x = v.tensor([5, g.inChannels, 5, 4])
+                let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                let p = ScatterConvTranspose(weight: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)
+                for workers in [1, 2, 3] {
+                    for n in [1, 5] {
+                        var y = Tensor(zeros: want.rows(0..<n).shape)
+                        var scratch = [Float](repeating: .nan, count: p.scratchPerWorker * workers)
+                        x.data.withUnsafeBufferPointer { xb in
+                            y.data.withUnsafeMutableBufferPointer { yb in
+                                scratch.withUnsafeMutableBufferPointer { sb in
+                                    p.forward(xb.baseAddress!, count: n, into: yb.baseAddress!, scratch: sb.baseAddress!, workers: workers)
+                                }
+                            }
+                        }
+                        XCTAssertLessThan(maxAbsDifference(y, want.rows(0..<n)), tolerance, "\(g) \(act), \(n) images, \(workers) workers")
+                    }
+                }
+            }
+        }
+    }
 }
