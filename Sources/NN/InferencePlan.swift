@@ -240,11 +240,22 @@ final class InferencePlan: @unchecked Sendable {
     }
 }
 
-/// The compiled plan of one generator and a pool of arenas, built on first use.
+/// The compiled plan of one generator and a pool of arenas, built on first use; also its
+/// batch-norm-folded twin, so that asking for it again reuses that twin's warm plan.
 final class PlanCache: @unchecked Sendable {
     private let lock = NSLock()
     private var plan: InferencePlan?
     private var arenas: [InferencePlan.Arena] = []
+    private var folded: Generator?
+
+    func folded(_ make: () -> Generator) -> Generator {
+        lock.lock()
+        defer { lock.unlock() }
+        if let folded { return folded }
+        let g = make()
+        folded = g
+        return g
+    }
 
     func run(_ g: Generator, _ x: Tensor) -> Tensor {
         lock.lock()

@@ -29,3 +29,19 @@ final class PlanTests: XCTestCase {
         XCTAssertLessThan(g.plannedMultiplyAddsPerImage, g.multiplyAddsPerImage)
     }
 }
+
+extension PlanTests {
+    /// `LoadedModel.inferenceGenerator` folds on every access; the fold is kept so a render loop
+    /// that asks for it per frame reuses one compiled plan.
+    func testFoldingIsComputedOnce() throws {
+        let model = try ModelStore.load(ParityTests.fixture("dcgan_small"))
+        let a = model.inferenceGenerator, b = model.inferenceGenerator
+        XCTAssertEqual(a.layers.count, b.layers.count)
+        guard case .convTranspose2d(let wa, _, _) = a.layers[0], case .convTranspose2d(let wb, _, _) = b.layers[0] else {
+            return XCTFail("first layer is not a conv-transpose")
+        }
+        wa.data.withUnsafeBufferPointer { pa in
+            wb.data.withUnsafeBufferPointer { pb in XCTAssertEqual(pa.baseAddress, pb.baseAddress, "one folded copy") }
+        }
+    }
+}
