@@ -384,21 +384,33 @@ public struct PhasedConv: Sendable {
         let product = xp + inChannels * g * plane + wp + 64
         let o = outChannels, c = inChannels
         let base = (ph.y.inStart - padTop + rows.lowerBound) * wp + (ph.x.inStart - padLeft)
-        if ty * tx == 0 {
-            product.update(repeating: 0, count: o * n)
+        // With one image, each tap skips the output rows whose input row is padding: those rows
+        // of the product start at zero and the taps accumulate into the rest.
+        func tapRows(_ ey: Int) -> Range<Int> {
+            guard g == 1 else { return rows }
+            let lo = max(rows.lowerBound, -ph.y.inStart - ey), hi = min(rows.upperBound, inHeight - ph.y.inStart - ey)
+            return lo < hi ? lo..<hi : rows.lowerBound..<rows.lowerBound
         }
+        let partial = ty * tx == 0 || (0..<ty).contains { tapRows($0) != rows }
+        if partial { product.update(repeating: 0, count: o * n) }
         ph.weight.withUnsafeBufferPointer { tw in
             for ey in 0..<ty {
+                let r = tapRows(ey)
+                if r.isEmpty { continue }
+                // Positions of rows r: q from (r.lo - rows.lo) * wp, count m.
+                let q0 = (r.lowerBound - rows.lowerBound) * wp
+                let m = g == 1 ? (r.count - 1) * wp + cols : n
                 for ex in 0..<tx {
                     let e = ey * tx + ex
-                    let b = UnsafePointer(xp + base + ey * wp + ex)
+                    let b = UnsafePointer(xp + base + ey * wp + ex + q0)
                     let wt = tw.baseAddress! + e * o * c
+                    let beta: Float = partial || e > 0 ? 1 : 0
                     if transposedProduct {
-                        Gemm.sgemm(transposeA: true, transposeB: true, m: n, n: o, k: c, a: b, lda: g * plane,
-                                   b: wt, ldb: c, beta: e == 0 ? 0 : 1, c: product, ldc: o)
+                        Gemm.sgemm(transposeA: true, transposeB: true, m: m, n: o, k: c, a: b, lda: g * plane,
+                                   b: wt, ldb: c, beta: beta, c: product + q0 * o, ldc: o)
                     } else {
-                        Gemm.sgemm(transposeA: false, transposeB: false, m: o, n: n, k: c, a: wt, lda: c,
-                                   b: b, ldb: g * plane, beta: e == 0 ? 0 : 1, c: product, ldc: n)
+                        Gemm.sgemm(transposeA: false, transposeB: false, m: o, n: m, k: c, a: wt, lda: c,
+                                   b: b, ldb: g * plane, beta: beta, c: product + q0, ldc: n)
                     }
                 }
             }
