@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import Tensor
 
 /// `PhasedConv` (the fast path for conv2d, upsample + conv2d and conv-transpose2d, with bias and
@@ -136,5 +137,16 @@ final class PhasedConvTests: XCTestCase {
                 }
             }
         }
+    }
+
+    func testFastTanhAndSigmoidMatchLibm() {
+        var worst: Float = 0
+        for i in -40_000...40_000 {
+            let x = Float(i) / 2000   // -20 ... 20
+            worst = max(worst, abs(ActivationKind.fastTanh(x) - Foundation.tanh(x)))
+            worst = max(worst, abs(ActivationKind.sigmoid.value(x) - 1 / (1 + Foundation.exp(-x))))
+        }
+        XCTAssertLessThan(worst, 1e-6)
+        XCTAssertEqual(ActivationKind.fastTanh(0), 0)
     }
 }
