@@ -86,21 +86,38 @@ public struct ScatterConvTranspose: Sendable {
                        c: cols, ldc: ld)
         }
         let outPlane = outHeight * outWidth
+        let sw = g.strideWidth
+        let ranges = (0..<kw).map { kj in PhasedConv.inside(start: kj - g.padding.left, step: sw, count: w, size: outWidth) }
+        let common = (ranges.map(\.0).max() ?? 0, ranges.map(\.1).min() ?? 0)
         for (gi, img) in images.enumerated() {
             for (ci, o) in channels.enumerated() {
                 let dst = y + (img * g.outChannels + o) * outPlane
                 dst.update(repeating: 0, count: outPlane)
+                // Columns ix in lo[kj]..<hi[kj] land inside the output; over the range all kernel
+                // columns share, one pass adds every kj.
                 for ki in 0..<kh {
-                    for kj in 0..<kw {
-                        let src = cols + (ci * k + ki * kw + kj) * ld + gi * plane
-                        for iy in 0..<h {
-                            let oy = iy * g.strideHeight - g.padding.top + ki
-                            if oy < 0 || oy >= outHeight { continue }
-                            let line = dst + oy * outWidth, srcLine = src + iy * w
-                            let ox0 = kj - g.padding.left
-                            // ix with 0 <= ix * sw + ox0 < OW
-                            let (lo, hi) = PhasedConv.inside(start: ox0, step: g.strideWidth, count: w, size: outWidth)
-                            for ix in lo..<hi { line[ix * g.strideWidth + ox0] += srcLine[ix] }
+                    let rowBase = cols + (ci * k + ki * kw) * ld + gi * plane
+                    for iy in 0..<h {
+                        let oy = iy * g.strideHeight - g.padding.top + ki
+                        if oy < 0 || oy >= outHeight { continue }
+                        let line = dst + oy * outWidth - g.padding.left
+                        let src = rowBase + iy * w
+                        for kj in 0..<kw {
+                            let (lo, hi) = ranges[kj]
+                            let s = src + kj * ld, l = line + kj
+                            if common.0 >= common.1 {
+                                for ix in lo..<hi { l[ix * sw] += s[ix] }
+                            } else {
+                                for ix in lo..<common.0 { l[ix * sw] += s[ix] }
+                                for ix in common.1..<hi { l[ix * sw] += s[ix] }
+                            }
+                        }
+                        if common.0 < common.1 {
+                            for ix in common.0..<common.1 {
+                                var p = src + ix
+                                let l = line + ix * sw
+                                for kj in 0..<kw { l[kj] += p.pointee; p += ld }
+                            }
                         }
                     }
                 }

@@ -113,6 +113,9 @@ final class PhasedConvTests: XCTestCase {
             ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
             ConvGeometry(inChannels: 3, outChannels: 2, kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 3,
                          padding: Padding2D(top: 0, bottom: 1, left: 1, right: 0), outputPaddingHeight: 1, outputPaddingWidth: 2),
+            // A crop so wide that no input column reaches the output through every kernel column.
+            ConvGeometry(inChannels: 2, outChannels: 2, kernelHeight: 2, kernelWidth: 6, strideHeight: 1, strideWidth: 1,
+                         padding: Padding2D(top: 0, bottom: 0, left: 4, right: 4)),
         ]
         for g in cases {
             for act in [ActivationKind.identity, .relu, .tanh] {
