@@ -89,8 +89,9 @@ public struct ScatterConvTranspose: Sendable {
         let sw = g.strideWidth
         let ranges = (0..<kw).map { kj in PhasedConv.inside(start: kj - g.padding.left, step: sw, count: w, size: outWidth) }
         let common = (ranges.map(\.0).max() ?? 0, ranges.map(\.1).min() ?? 0)
-        for (gi, img) in images.enumerated() {
-            for (ci, o) in channels.enumerated() {
+        // Channel-major: each column row is read once, through all images, in order.
+        for (ci, o) in channels.enumerated() {
+            for (gi, img) in images.enumerated() {
                 let dst = y + (img * g.outChannels + o) * outPlane
                 dst.update(repeating: 0, count: outPlane)
                 // Columns ix in lo[kj]..<hi[kj] land inside the output; over the range all kernel
