@@ -38,8 +38,9 @@ public struct PhasedConv: Sendable {
     public let shifted: Bool
     /// The padded input window: rows padTop..<padTop+paddedHeight of the input (negative = zeros).
     let padTop: Int, padLeft: Int, paddedHeight: Int, paddedWidth: Int
-    nonisolated(unsafe) static var shiftedSpareLimit: Double =
-        Double(ProcessInfo.processInfo.environment["FORGER_SHIFT_MAX"] ?? "") ?? 1.2
+    /// Spare-window ratio up to which the shifted products win (plus 32 / O); tests move it to
+    /// force one path or the other.
+    nonisolated(unsafe) static var shiftedSpareLimit: Double = 1.2
     /// Images per product and per-worker scratch (floats).
     public let imagesPerProduct: Int
     public let scratchPerWorker: Int
