@@ -21,11 +21,16 @@ final class InferencePlan: @unchecked Sendable {
                    activation: ActivationKind)
         case phased(PhasedConv)
         case scatter(ScatterConvTranspose)
+        /// Phases for fewer than `scatterBatch` images, the scatter for more.
+        case convTranspose(small: PhasedConv, large: ScatterConvTranspose)
         case activation(ActivationKind)
         case batchNorm(scale: [Float], shift: [Float], inner: Int)
         /// Fallback: the layer's own forward on a (N, input...) tensor.
         case layer(Layer, input: [Int])
     }
+
+    /// Batches from this size take `.convTranspose`'s scatter path.
+    static let scatterBatch = 8
 
     let steps: [(step: Step, outCount: Int)]
     let inputCount: Int
@@ -76,13 +81,16 @@ final class InferencePlan: @unchecked Sendable {
                 next = n
             case .convTranspose2d(let w, let b, let geo):
                 let (a, n) = fusedActivation(after: i)
-                // Phases on a padded window where they are wide enough; else one product and a scatter.
+                // Phases on a padded window where they are wide enough; else one product over
+                // several images and a scatter. Between the two (spare rows above 1.2 per output),
+                // single images run the phases and batches the scatter (measured on C and B).
+                let scatter = ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
+                                                   inWidth: shape[2], activation: a)
                 if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
                                       activation: a), p.shifted, Self.worthIt(p, layer, shape) {
-                    step = .phased(p)
+                    step = p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
                 } else {
-                    step = .scatter(ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
-                                                         inWidth: shape[2], activation: a))
+                    step = .scatter(scatter)
                 }
                 next = n
             case .conv2d(let w, let b, let geo):
@@ -120,6 +128,7 @@ final class InferencePlan: @unchecked Sendable {
         for (s, _) in steps {
             if case .phased(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
             if case .scatter(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
+            if case .convTranspose(let p, let q) = s { scratch = max(scratch, p.scratchPerWorker, q.scratchPerWorker) }
         }
         self.phasedScratch = scratch
     }
@@ -130,7 +139,7 @@ final class InferencePlan: @unchecked Sendable {
             switch s.step {
             case .dense(_, _, let inF, let outF, _, _, _): return total + inF * outF
             case .phased(let p): return total + p.multiplyAdds
-            case .scatter(let p): return total + p.multiplyAdds
+            case .scatter(let p), .convTranspose(_, let p): return total + p.multiplyAdds
             case .layer(let layer, let input):
                 let out = (try? layer.outputShape(for: input).get()) ?? input
                 return total + layer.multiplyAdds(input: input, output: out)
@@ -217,6 +226,13 @@ final class InferencePlan: @unchecked Sendable {
             return true
         case .scatter(let p):
             p.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            return true
+        case .convTranspose(let small, let large):
+            if n >= Self.scatterBatch {
+                large.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            } else {
+                small.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            }
             return true
         case .activation(let a):
             a.apply(UnsafeMutableBufferPointer(start: x, count: n * inCount))

@@ -41,6 +41,8 @@ public struct PhasedConv: Sendable {
     /// Spare-window ratio up to which the shifted products win (plus 32 / O); tests move it to
     /// force one path or the other.
     nonisolated(unsafe) static var shiftedSpareLimit: Double = 1.2
+    /// Positions the shifted products compute per real output (the padded windows' spare).
+    public let spareRatio: Double
     /// Images per product and per-worker scratch (floats).
     public let imagesPerProduct: Int
     public let scratchPerWorker: Int
@@ -118,6 +120,7 @@ public struct PhasedConv: Sendable {
         // images that costs more than gathering columns does, the less so the more output
         // channels share each gathered column (limits measured on benchmarks A, B and C).
         let spare = Double(ys.count * xs.count * paddedHeight * paddedWidth) / Double(oh * ow)
+        spareRatio = spare
         let shifted = (ys + xs).allSatisfy(unit) && spare <= Self.shiftedSpareLimit + 32 / Double(o)
         self.shifted = shifted
         var phases: [Phase] = []

@@ -45,3 +45,17 @@ extension PlanTests {
         }
     }
 }
+
+extension PlanTests {
+    /// Batches large enough for the plan's batch-only paths (the conv-transpose scatter) against
+    /// the naive kernels, which the parity tests hold to PyTorch.
+    func testLargeBatchMatchesNaive() throws {
+        for name in ["theano_mnist", "dcgan_small", "options"] {
+            let dir = ParityTests.fixture(name)
+            let g = try ModelStore.load(dir).inferenceGenerator
+            let z = try NPY.read(dir.appendingPathComponent("input.npy"))
+            let big = Tensor.concatenateRows([z, z, z, z])   // 12 or more rows
+            XCTAssertLessThan(maxAbsDifference(g.forward(big), g.forward(big, naive: true)), ParityTests.tolerance, name)
+        }
+    }
+}
