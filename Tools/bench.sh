@@ -6,7 +6,8 @@
 #
 #   Tools/bench.sh [extra `forger bench` options, e.g. --batches 1,64]
 #
-# BENCH_THREADS sets the peers' threads (default: the machine's cores, as Forger uses).
+# BENCH_THREADS lists the peers' thread counts; each figure is a peer's best of them
+# (default: 1 and the machine's cores; Forger runs one worker per core).
 set -eu
 cd "$(dirname "$0")/.."
 B=.bench
@@ -22,7 +23,7 @@ PY=/usr/bin/python3
 [ -x "$B/venv/bin/python" ] && PY="$B/venv/bin/python"
 BATCHES=$(echo " $* " | sed -n 's/.* --batches \([0-9,]*\) .*/\1/p')
 "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --batches "${BATCHES:-1,16,64,256}" \
-    --threads "${BENCH_THREADS:-$(nproc)}" 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
+    --threads "${BENCH_THREADS:-1,$(nproc)}" 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -f "$B/peers.json" ]; then
     exec .build/release/forger bench --models "$B/models" --peers "$B/peers.json" "$@"

@@ -143,6 +143,11 @@ public struct Generator: Sendable {
     /// conv-transpose2d (possibly through a reshape that keeps channels contiguous) folded
     /// into that layer's weights and bias.
     public func foldingBatchNorm() -> Generator {
+        // Generators are immutable: fold once, and keep the result (and its compiled plan).
+        plan.folded { folded() }
+    }
+
+    private func folded() -> Generator {
         var out: [Layer] = []
         for layer in layers {
             guard case .batchNorm(let scale, let shift) = layer else { out.append(layer); continue }

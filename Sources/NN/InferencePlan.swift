@@ -7,7 +7,8 @@ import Tensor
 /// - linear (and a conv-transpose2d on a 1x1 input, which is one) -> one sgemm, bias and the
 ///   following activation fused into the write-back;
 /// - conv2d, nearest upsample + conv2d, conv-transpose2d -> a `PhasedConv` (bias and the following
-///   activation fused);
+///   activation fused); a conv-transpose2d on an input too small for phases -> a
+///   `ScatterConvTranspose` (one product over several images, then a scatter);
 /// - reshape and flatten cost nothing; anything else runs through `Layer.forward`.
 ///
 /// `Generator.forward(_:naive: true)` runs the plain reference kernels layer by layer; the parity
@@ -19,11 +20,17 @@ final class InferencePlan: @unchecked Sendable {
         case dense(weight: [Float], transposed: Bool, inF: Int, outF: Int, bias: [Float], biasRepeat: Int,
                    activation: ActivationKind)
         case phased(PhasedConv)
+        case scatter(ScatterConvTranspose)
+        /// Phases for fewer than `scatterBatch` images, the scatter for more.
+        case convTranspose(small: PhasedConv, large: ScatterConvTranspose)
         case activation(ActivationKind)
         case batchNorm(scale: [Float], shift: [Float], inner: Int)
         /// Fallback: the layer's own forward on a (N, input...) tensor.
         case layer(Layer, input: [Int])
     }
+
+    /// Batches from this size take `.convTranspose`'s scatter path.
+    static let scatterBatch = 8
 
     let steps: [(step: Step, outCount: Int)]
     let inputCount: Int
@@ -74,10 +81,18 @@ final class InferencePlan: @unchecked Sendable {
                 next = n
             case .convTranspose2d(let w, let b, let geo):
                 let (a, n) = fusedActivation(after: i)
+                // Phases on a padded window where they are wide enough; else one product over
+                // several images and a scatter. Between the two (spare rows above 1.2 per output),
+                // single images run the phases and batches the scatter (measured on C and B).
+                let scatter = ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
+                                                   inWidth: shape[2], activation: a)
                 if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
-                                      activation: a), Self.worthIt(p, layer, shape) {
-                    step = .phased(p); next = n
+                                      activation: a), p.shifted, Self.worthIt(p, layer, shape) {
+                    step = p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
+                } else {
+                    step = .scatter(scatter)
                 }
+                next = n
             case .conv2d(let w, let b, let geo):
                 let (a, n) = fusedActivation(after: i)
                 if let p = PhasedConv(conv: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
@@ -111,7 +126,9 @@ final class InferencePlan: @unchecked Sendable {
         self.workers = max(1, workers)
         var scratch = 0
         for (s, _) in steps {
-            if case .phased(let p) = s { scratch = max(scratch, p.scratchSize(images: p.imagesPerProduct)) }
+            if case .phased(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
+            if case .scatter(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
+            if case .convTranspose(let p, let q) = s { scratch = max(scratch, p.scratchPerWorker, q.scratchPerWorker) }
         }
         self.phasedScratch = scratch
     }
@@ -122,6 +139,7 @@ final class InferencePlan: @unchecked Sendable {
             switch s.step {
             case .dense(_, _, let inF, let outF, _, _, _): return total + inF * outF
             case .phased(let p): return total + p.multiplyAdds
+            case .scatter(let p), .convTranspose(_, let p): return total + p.multiplyAdds
             case .layer(let layer, let input):
                 let out = (try? layer.outputShape(for: input).get()) ?? input
                 return total + layer.multiplyAdds(input: input, output: out)
@@ -193,7 +211,11 @@ final class InferencePlan: @unchecked Sendable {
                                    c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
                         for row in rows {
                             let line = y + row * outF
-                            for j in colsR { line[j] = act.value(line[j] + bb[j / rep]) }
+                            switch act {
+                            case .relu where rep == 1: for j in colsR { line[j] = max(line[j] + bb[j], 0) }
+                            case .identity where rep == 1: for j in colsR { line[j] += bb[j] }
+                            default: for j in colsR { line[j] = act.value(line[j] + bb[j / rep]) }
+                            }
                         }
                     }
                 }
@@ -201,6 +223,16 @@ final class InferencePlan: @unchecked Sendable {
             return true
         case .phased(let p):
             p.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            return true
+        case .scatter(let p):
+            p.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            return true
+        case .convTranspose(let small, let large):
+            if n >= Self.scatterBatch {
+                large.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            } else {
+                small.forward(x, count: n, into: y, scratch: scratch, workers: workers)
+            }
             return true
         case .activation(let a):
             a.apply(UnsafeMutableBufferPointer(start: x, count: n * inCount))
@@ -224,11 +256,22 @@ final class InferencePlan: @unchecked Sendable {
     }
 }
 
-/// The compiled plan of one generator and a pool of arenas, built on first use.
+/// The compiled plan of one generator and a pool of arenas, built on first use; also its
+/// batch-norm-folded twin, so that asking for it again reuses that twin's warm plan.
 final class PlanCache: @unchecked Sendable {
     private let lock = NSLock()
     private var plan: InferencePlan?
     private var arenas: [InferencePlan.Arena] = []
+    private var folded: Generator?
+
+    func folded(_ make: () -> Generator) -> Generator {
+        lock.lock()
+        defer { lock.unlock() }
+        if let folded { return folded }
+        let g = make()
+        folded = g
+        return g
+    }
 
     func run(_ g: Generator, _ x: Tensor) -> Tensor {
         lock.lock()

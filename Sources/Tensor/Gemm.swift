@@ -13,9 +13,13 @@ public enum Gemm {
     /// than the AVX-512 or AVX2 ones the CPU runs. Unless OPENBLAS_CORETYPE is set, a generic
     /// choice on a CPU with AVX-512 (or AVX2 + FMA) is redone through OpenBLAS's own dynamic-arch
     /// entry points with SkylakeX (or Haswell), before any BLAS call.
+    ///
+    /// Its idle worker threads are then shut down: right after loading they spin on sched_yield
+    /// for a while, taking a core from the first images of a cold process.
     public static func useSingleThreadedBLAS() {
         selectKernelsForThisCPU()
         openblas_set_num_threads(1)
+        symbol("blas_thread_shutdown_", as: (@convention(c) () -> Int32).self)?()
     }
 
     /// The kernel set OpenBLAS runs, e.g. "SkylakeX", or nil when it does not say.

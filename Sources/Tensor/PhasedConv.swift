@@ -25,11 +25,29 @@ public struct PhasedConv: Sendable {
 
     public struct Phase: Sendable {
         public var y: Axis, x: Axis
-        /// (O, C * taps.y * taps.x)
+        /// The summed kernel: (O, C * taps.y * taps.x) for the gathering path, or tap by tap,
+        /// (taps.y * taps.x, O, C), for the shifted products.
         public var weight: [Float]
-        public var patch: Int { weight.count / max(1, outChannels) }
-        let outChannels: Int
+        /// Values per output position: C * taps.y * taps.x.
+        public var patch: Int
     }
+
+    /// Every axis reads consecutive input rows/columns (stride-1 conv, upsample + conv,
+    /// conv-transpose): the phases run as one sgemm per tap straight on a zero-padded copy of
+    /// the input, with no column matrix.
+    public let shifted: Bool
+    /// The padded input window: rows padTop..<padTop+paddedHeight of the input (negative = zeros).
+    let padTop: Int, padLeft: Int, paddedHeight: Int, paddedWidth: Int
+    /// Spare-window ratio up to which the shifted products win (plus 32 / O); tests move it to
+    /// force one path or the other.
+    nonisolated(unsafe) static var shiftedSpareLimit: Double = 1.2
+    /// Positions the shifted products compute per real output (the padded windows' spare).
+    public let spareRatio: Double
+    /// Images per product and per-worker scratch (floats).
+    public let imagesPerProduct: Int
+    public let scratchPerWorker: Int
+    /// Largest column matrix of one image (the gathering path).
+    let columnScratch: Int
 
     public let inChannels: Int, outChannels: Int
     public let inHeight: Int, inWidth: Int
@@ -43,18 +61,7 @@ public struct PhasedConv: Sendable {
 
     /// Multiply-adds per image the phases perform (padding taps included).
     public var multiplyAdds: Int {
-        phases.reduce(0) { $0 + $1.y.outCount * $1.x.outCount * $1.weight.count }
-    }
-
-    /// Largest col and product buffers one image of one phase needs.
-    public var scratchPerImage: (col: Int, product: Int) {
-        var col = 0, product = 0
-        for p in phases {
-            let positions = p.y.outCount * p.x.outCount
-            col = max(col, p.patch * positions)
-            product = max(product, outChannels * positions)
-        }
-        return (col, product)
+        phases.reduce(0) { $0 + $1.y.outCount * $1.x.outCount * $1.patch * outChannels }
     }
 
     // MARK: - Building
@@ -74,9 +81,8 @@ public struct PhasedConv: Sendable {
               let xs = Self.axes(outSize: ow, pairs(g.strideWidth, g.padding.left, g.kernelWidth)) else { return nil }
         let (kh, kw, c) = (g.kernelHeight, g.kernelWidth, g.inChannels)
         self.init(inChannels: c, outChannels: g.outChannels, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow,
-                  ys: ys, xs: xs, bias: bias, activation: activation) { o, ch, ki, kj in
-            weight.data[((o * c + ch) * kh + ki) * kw + kj]
-        }
+                  ys: ys, xs: xs, bias: bias, activation: activation,
+                  weight: weight.data, strides: (c * kh * kw, kh * kw, kw))
     }
 
     /// conv-transpose2d on an input (C, H, W); weight (C, O, kh, kw) as PyTorch stores it.
@@ -94,36 +100,80 @@ public struct PhasedConv: Sendable {
               let xs = Self.axes(outSize: ow, pairs(g.strideWidth, g.padding.left, g.kernelWidth)) else { return nil }
         let (kh, kw, o) = (g.kernelHeight, g.kernelWidth, g.outChannels)
         self.init(inChannels: g.inChannels, outChannels: o, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow,
-                  ys: ys, xs: xs, bias: bias, activation: activation) { oc, ch, ki, kj in
-            weight.data[((ch * o + oc) * kh + ki) * kw + kj]
-        }
+                  ys: ys, xs: xs, bias: bias, activation: activation,
+                  weight: weight.data, strides: (kh * kw, o * kh * kw, kw))
     }
 
+    /// `weight` is read at o * strides.o + c * strides.c + ki * strides.ki + kj.
     private init(inChannels c: Int, outChannels o: Int, inHeight h: Int, inWidth w: Int,
                  outHeight oh: Int, outWidth ow: Int, ys: [Axis], xs: [Axis], bias: Tensor?,
-                 activation: ActivationKind, weightAt: (Int, Int, Int, Int) -> Float) {
+                 activation: ActivationKind, weight: [Float], strides: (o: Int, c: Int, ki: Int)) {
+        let unit = { (a: Axis) in a.inStep == 1 || a.outCount == 1 || a.taps.isEmpty }
+        func window(_ axes: [Axis]) -> (Int, Int) {
+            let lo = axes.map(\.inStart).min()!
+            let hi = axes.map { $0.inStart + ($0.outCount - 1) * $0.inStep + max(1, $0.taps.count) }.max()!
+            return (lo, hi - lo)
+        }
+        (padTop, paddedHeight) = window(ys)
+        (padLeft, paddedWidth) = window(xs)
+        // The shifted products also compute the padded window's spare rows and columns; on small
+        // images that costs more than gathering columns does, the less so the more output
+        // channels share each gathered column (limits measured on benchmarks A, B and C).
+        let spare = Double(ys.count * xs.count * paddedHeight * paddedWidth) / Double(oh * ow)
+        spareRatio = spare
+        let shifted = (ys + xs).allSatisfy(unit) && spare <= Self.shiftedSpareLimit + 32 / Double(o)
+        self.shifted = shifted
         var phases: [Phase] = []
-        for y in ys {
-            for x in xs {
-                let ty = y.taps.count, tx = x.taps.count
-                var wt = [Float](repeating: 0, count: o * c * ty * tx)
-                for oc in 0..<o {
-                    for ch in 0..<c {
+        weight.withUnsafeBufferPointer { src in
+            for y in ys {
+                for x in xs {
+                    let ty = y.taps.count, tx = x.taps.count, taps = ty * tx
+                    var wt = [Float](repeating: 0, count: o * c * taps)
+                    wt.withUnsafeMutableBufferPointer { dst in
                         for ey in 0..<ty {
                             for ex in 0..<tx {
-                                var s: Float = 0
-                                for ki in y.taps[ey] { for kj in x.taps[ex] { s += weightAt(oc, ch, ki, kj) } }
-                                wt[((oc * c + ch) * ty + ey) * tx + ex] = s
+                                let e = ey * tx + ex
+                                for ki in y.taps[ey] {
+                                    for kj in x.taps[ex] {
+                                        let k = ki * strides.ki + kj
+                                        for oc in 0..<o {
+                                            let from = src.baseAddress! + oc * strides.o + k
+                                            if shifted {
+                                                let to = dst.baseAddress! + (e * o + oc) * c
+                                                for ch in 0..<c { to[ch] += from[ch * strides.c] }
+                                            } else {
+                                                let to = dst.baseAddress! + oc * c * taps + e
+                                                for ch in 0..<c { to[ch * taps] += from[ch * strides.c] }
+                                            }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
+                    phases.append(Phase(y: y, x: x, weight: wt, patch: c * taps))
                 }
-                phases.append(Phase(y: y, x: x, weight: wt, outChannels: o))
             }
+        }
+        self.phases = phases
+        var smallest = Int.max, col = 0, product = 0
+        for p in phases {
+            let positions = p.y.outCount * p.x.outCount
+            smallest = min(smallest, positions)
+            col = max(col, p.patch * positions)
+            product = max(product, o * positions)
+        }
+        columnScratch = col
+        if shifted {
+            let plane = paddedHeight * paddedWidth
+            imagesPerProduct = max(1, min(16, 768 / plane))
+            scratchPerWorker = (c + o) * plane * imagesPerProduct + paddedWidth + 64
+        } else {
+            imagesPerProduct = max(1, min(16, 384 / max(1, smallest)))
+            scratchPerWorker = (col + product) * imagesPerProduct
         }
         self.inChannels = c; self.outChannels = o
         self.inHeight = h; self.inWidth = w; self.outHeight = oh; self.outWidth = ow
-        self.phases = phases
         self.bias = bias?.data ?? [Float](repeating: 0, count: o)
         self.activation = activation
     }
@@ -162,32 +212,25 @@ public struct PhasedConv: Sendable {
 
     // MARK: - Running
 
-    /// Per-worker scratch for `forward`, sized for `images` images in one product.
-    public func scratchSize(images: Int) -> Int {
-        let s = scratchPerImage
-        return (s.col + s.product) * images
-    }
-
-    /// Images grouped into one sgemm so its column count is a few hundred.
-    public var imagesPerProduct: Int {
-        let smallest = phases.map { $0.y.outCount * $0.x.outCount }.min() ?? 1
-        return max(1, min(16, 384 / max(1, smallest)))
-    }
-
     /// x (N, C, H, W) -> y (N, O, OH, OW). Splits images over workers, or, for fewer images than
     /// workers, phases and row bands of one image. `scratch` holds `workers` regions of
-    /// `scratchSize(images: imagesPerProduct)` floats.
+    /// `scratchPerWorker` floats.
     public func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
         let group = imagesPerProduct
-        let region = scratchSize(images: group)
+        let region = scratchPerWorker
         if n >= workers || workers == 1 {
             Parallel.forChunks(n, maxWorkers: workers) { images, worker in
                 let s = scratch + worker * region
                 var i = images.lowerBound
                 while i < images.upperBound {
                     let j = min(images.upperBound, i + group)
-                    for p in phases.indices { run(p, images: i..<j, rows: 0..<phases[p].y.outCount, x, y, s) }
+                    if shifted {
+                        pad(x, images: i..<j, into: s)
+                        for p in phases.indices { runShifted(p, images: i..<j, rows: 0..<phases[p].y.outCount, s, y) }
+                    } else {
+                        for p in phases.indices { run(p, images: i..<j, rows: 0..<phases[p].y.outCount, x, y, s) }
+                    }
                     i = j
                 }
             }
@@ -205,7 +248,15 @@ public struct PhasedConv: Sendable {
         }
         Parallel.forChunks(tasks.count, maxWorkers: workers) { range, worker in
             let s = scratch + worker * region
-            for t in range { run(tasks[t].1, images: tasks[t].0..<(tasks[t].0 + 1), rows: tasks[t].2, x, y, s) }
+            for t in range {
+                let (img, p, rows) = tasks[t]
+                if shifted {
+                    pad(x, images: img..<(img + 1), into: s)
+                    runShifted(p, images: img..<(img + 1), rows: rows, s, y)
+                } else {
+                    run(p, images: img..<(img + 1), rows: rows, x, y, s)
+                }
+            }
         }
     }
 
@@ -226,7 +277,7 @@ public struct PhasedConv: Sendable {
         let cols = ph.x.outCount, per = rows.count * cols
         let positions = per * images.count
         let patch = inChannels * ty * tx
-        let col = scratch, product = scratch + scratchPerImage.col * imagesPerProduct
+        let col = scratch, product = scratch + columnScratch * imagesPerProduct
         let h = inHeight, w = inWidth
         if patch > 0 {
             // col (C*ty*tx, images * rows * cols)
@@ -247,8 +298,10 @@ public struct PhasedConv: Sendable {
                                 if iy < 0 || iy >= h || lo >= hi { line.update(repeating: 0, count: cols); continue }
                                 let srcLine = plane + iy * w + ix0
                                 if lo > 0 { line.update(repeating: 0, count: lo) }
-                                if step == 1 {
+                                if step == 1 && hi - lo > 24 {
                                     (line + lo).update(from: srcLine + lo, count: hi - lo)
+                                } else if step == 1 {
+                                    for u in lo..<hi { line[u] = srcLine[u] }   // short rows: no call
                                 } else {
                                     for u in lo..<hi { line[u] = srcLine[u * step] }
                                 }
@@ -299,18 +352,130 @@ public struct PhasedConv: Sendable {
             }
         }
     }
+
+    /// Copies images into the zero-padded window, laid out (C, images, paddedHeight, paddedWidth).
+    private func pad(_ x: UnsafePointer<Float>, images: Range<Int>, into xp: UnsafeMutablePointer<Float>) {
+        let (hp, wp, h, w) = (paddedHeight, paddedWidth, inHeight, inWidth)
+        let plane = hp * wp, g = images.count
+        xp.update(repeating: 0, count: inChannels * g * plane + wp + 64)
+        let (rowLo, rowHi) = (max(0, padTop), min(h, padTop + hp))
+        let (colLo, colHi) = (max(0, padLeft), min(w, padLeft + wp))
+        guard rowLo < rowHi, colLo < colHi else { return }
+        for (gi, img) in images.enumerated() {
+            for c in 0..<inChannels {
+                let src = x + (img * inChannels + c) * h * w
+                let dst = xp + (c * g + gi) * plane
+                for iy in rowLo..<rowHi {
+                    (dst + (iy - padTop) * wp + (colLo - padLeft)).update(from: src + iy * w + colLo, count: colHi - colLo)
+                }
+            }
+        }
+    }
+
+    /// One phase on padded images: for each tap, product += W_tap (O, C) * shifted window
+    /// (C, positions), the positions running over whole padded rows; then the fused write-back
+    /// of the columns that are real outputs.
+    private func runShifted(_ p: Int, images: Range<Int>, rows: Range<Int>, _ xp: UnsafeMutablePointer<Float>,
+                            _ y: UnsafeMutablePointer<Float>) {
+        let ph = phases[p]
+        let ty = ph.y.taps.count, tx = ph.x.taps.count
+        let (hp, wp) = (paddedHeight, paddedWidth)
+        let plane = hp * wp, g = images.count
+        let cols = ph.x.outCount
+        // Position q = gi * plane + (t - rows.lowerBound) * wp + u reads window row
+        // (inStart_y - padTop) + t + ey, column (inStart_x - padLeft) + u + ex.
+        let n = (g - 1) * plane + (rows.count - 1) * wp + cols
+        let product = xp + inChannels * g * plane + wp + 64
+        let o = outChannels, c = inChannels
+        let base = (ph.y.inStart - padTop + rows.lowerBound) * wp + (ph.x.inStart - padLeft)
+        // With one image, each tap skips the output rows whose input row is padding: those rows
+        // of the product start at zero and the taps accumulate into the rest.
+        func tapRows(_ ey: Int) -> Range<Int> {
+            guard g == 1 else { return rows }
+            let lo = max(rows.lowerBound, -ph.y.inStart - ey), hi = min(rows.upperBound, inHeight - ph.y.inStart - ey)
+            return lo < hi ? lo..<hi : rows.lowerBound..<rows.lowerBound
+        }
+        let partial = ty * tx == 0 || (0..<ty).contains { tapRows($0) != rows }
+        if partial { product.update(repeating: 0, count: o * n) }
+        ph.weight.withUnsafeBufferPointer { tw in
+            for ey in 0..<ty {
+                let r = tapRows(ey)
+                if r.isEmpty { continue }
+                // Positions of rows r: q from (r.lo - rows.lo) * wp, count m.
+                let q0 = (r.lowerBound - rows.lowerBound) * wp
+                let m = g == 1 ? (r.count - 1) * wp + cols : n
+                for ex in 0..<tx {
+                    let e = ey * tx + ex
+                    let b = UnsafePointer(xp + base + ey * wp + ex + q0)
+                    let wt = tw.baseAddress! + e * o * c
+                    let beta: Float = partial || e > 0 ? 1 : 0
+                    if transposedProduct {
+                        Gemm.sgemm(transposeA: true, transposeB: true, m: m, n: o, k: c, a: b, lda: g * plane,
+                                   b: wt, ldb: c, beta: beta, c: product + q0 * o, ldc: o)
+                    } else {
+                        Gemm.sgemm(transposeA: false, transposeB: false, m: o, n: m, k: c, a: wt, lda: c,
+                                   b: b, ldb: g * plane, beta: beta, c: product + q0, ldc: n)
+                    }
+                }
+            }
+        }
+        let outPlane = outHeight * outWidth
+        let (ps, os) = transposedProduct ? (o, 1) : (1, n)
+        bias.withUnsafeBufferPointer { bb in
+            for (gi, img) in images.enumerated() {
+                let dstImage = y + img * o * outPlane
+                for oc in 0..<o {
+                    let bo = bb[oc]
+                    for (li, t) in rows.enumerated() {
+                        let s = product + oc * os + (gi * plane + li * wp) * ps
+                        let line = dstImage + oc * outPlane + (ph.y.outStart + t * ph.y.outStep) * outWidth + ph.x.outStart
+                        let step = ph.x.outStep
+                        switch activation {
+                        case .relu where ps == 1 && step == 1:
+                            for u in 0..<cols { line[u] = max(s[u] + bo, 0) }
+                        case .relu where ps == 1:
+                            for u in 0..<cols { line[u * step] = max(s[u] + bo, 0) }
+                        default:
+                            for u in 0..<cols { line[u * step] = activation.value(s[u * ps] + bo) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 extension ActivationKind {
-    /// The activation of one value.
+    /// The activation of one value, as the fused write-backs apply it. tanh and sigmoid use
+    /// `fastTanh` (within 3e-7 of libm's) instead of a libm call per value.
     @inline(__always)
     public func value(_ v: Float) -> Float {
         switch self {
         case .identity: return v
         case .relu: return max(v, 0)
         case .leakyReLU(let slope): return v < 0 ? v * slope : v
-        case .tanh: return Foundation.tanh(v)
-        case .sigmoid: return 1 / (1 + Foundation.exp(-v))
+        case .tanh: return Self.fastTanh(v)
+        case .sigmoid: return 0.5 + 0.5 * Self.fastTanh(0.5 * v)
         }
+    }
+
+    /// tanh as Eigen's rational approximation (odd degree-13 over even degree-6 polynomial),
+    /// clamped where float tanh is within 3e-7 of +-1; no branches but the clamp.
+    @inline(__always)
+    public static func fastTanh(_ v: Float) -> Float {
+        let x = min(max(v, -7.90531110763549805), 7.90531110763549805)
+        let x2 = x * x
+        var p: Float = -2.76076847742355e-16
+        p = p * x2 + 2.00018790482477e-13
+        p = p * x2 - 8.60467152213735e-11
+        p = p * x2 + 5.12229709037114e-08
+        p = p * x2 + 1.48572235717979e-05
+        p = p * x2 + 6.37261928875436e-04
+        p = p * x2 + 4.89352455891786e-03
+        var q: Float = 1.19825839466702e-06
+        q = q * x2 + 1.18534705686654e-04
+        q = q * x2 + 2.26843463243900e-03
+        q = q * x2 + 4.89352518554385e-03
+        return x * p / q
     }
 }

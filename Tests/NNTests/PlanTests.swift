@@ -29,3 +29,33 @@ final class PlanTests: XCTestCase {
         XCTAssertLessThan(g.plannedMultiplyAddsPerImage, g.multiplyAddsPerImage)
     }
 }
+
+extension PlanTests {
+    /// `LoadedModel.inferenceGenerator` folds on every access; the fold is kept so a render loop
+    /// that asks for it per frame reuses one compiled plan.
+    func testFoldingIsComputedOnce() throws {
+        let model = try ModelStore.load(ParityTests.fixture("dcgan_small"))
+        let a = model.inferenceGenerator, b = model.inferenceGenerator
+        XCTAssertEqual(a.layers.count, b.layers.count)
+        guard case .convTranspose2d(let wa, _, _) = a.layers[0], case .convTranspose2d(let wb, _, _) = b.layers[0] else {
+            return XCTFail("first layer is not a conv-transpose")
+        }
+        wa.data.withUnsafeBufferPointer { pa in
+            wb.data.withUnsafeBufferPointer { pb in XCTAssertEqual(pa.baseAddress, pb.baseAddress, "one folded copy") }
+        }
+    }
+}
+
+extension PlanTests {
+    /// Batches large enough for the plan's batch-only paths (the conv-transpose scatter) against
+    /// the naive kernels, which the parity tests hold to PyTorch.
+    func testLargeBatchMatchesNaive() throws {
+        for name in ["theano_mnist", "dcgan_small", "options"] {
+            let dir = ParityTests.fixture(name)
+            let g = try ModelStore.load(dir).inferenceGenerator
+            let z = try NPY.read(dir.appendingPathComponent("input.npy"))
+            let big = Tensor.concatenateRows([z, z, z, z])   // 12 or more rows
+            XCTAssertLessThan(maxAbsDifference(g.forward(big), g.forward(big, naive: true)), ParityTests.tolerance, name)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 @testable import Tensor
 
 /// `PhasedConv` (the fast path for conv2d, upsample + conv2d and conv-transpose2d, with bias and
@@ -12,7 +13,7 @@ final class PhasedConvTests: XCTestCase {
     func run(_ p: PhasedConv, _ x: Tensor, workers: Int) -> Tensor {
         let n = x.shape[0]
         var y = Tensor(zeros: [n, p.outChannels, p.outHeight, p.outWidth])
-        var scratch = [Float](repeating: .nan, count: p.scratchSize(images: p.imagesPerProduct) * workers)
+        var scratch = [Float](repeating: .nan, count: p.scratchPerWorker * workers)
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 scratch.withUnsafeMutableBufferPointer { sb in
@@ -21,6 +22,16 @@ final class PhasedConvTests: XCTestCase {
             }
         }
         return y
+    }
+
+    /// Runs `body` once on the gathering path and once on the shifted-product path.
+    func bothPaths(_ body: (Bool) -> Void) {
+        let saved = PhasedConv.shiftedSpareLimit
+        defer { PhasedConv.shiftedSpareLimit = saved }
+        for shifted in [false, true] {
+            PhasedConv.shiftedSpareLimit = shifted ? 1e9 : -1e9
+            body(shifted)
+        }
     }
 
     func check(_ p: PhasedConv, _ x: Tensor, _ reference: Tensor, _ label: String) {
@@ -51,8 +62,11 @@ final class PhasedConvTests: XCTestCase {
                 let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act)!
-                check(p, x, want, "upsample \(u) then \(g) \(act)")
+                bothPaths { shifted in
+                    let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act)!
+                    if g.strideHeight == 1 && g.strideWidth == 1 { XCTAssertEqual(p.shifted, shifted) }
+                    check(p, x, want, "upsample \(u) then \(g) \(act), shifted \(p.shifted)")
+                }
             }
         }
     }
@@ -63,6 +77,7 @@ final class PhasedConvTests: XCTestCase {
         let p = PhasedConv(conv: v.tensor([2, 4, 3, 3]), bias: nil, geometry: g, upsample: 2, inHeight: 6, inWidth: 6,
                            activation: .identity)!
         XCTAssertEqual(p.phases.count, 4)
+        XCTAssertTrue(p.shifted)
         XCTAssertEqual(p.multiplyAdds * 9, 12 * 12 * 4 * 2 * 9 * 4)
     }
 
@@ -82,9 +97,59 @@ final class PhasedConvTests: XCTestCase {
                 let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)!
-                check(p, x, want, "\(g) \(act)")
+                bothPaths { shifted in
+                    let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)!
+                    XCTAssertEqual(p.shifted, shifted)
+                    check(p, x, want, "\(g) \(act), shifted \(p.shifted)")
+                }
             }
         }
+    }
+
+    func testScatterConvTransposeMatchesNaive() {
+        var v = Values(state: 10)
+        let cases: [ConvGeometry] = [
+            ConvGeometry(inChannels: 4, outChannels: 3, kernel: 4, stride: 2, padding: 1),
+            ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
+            ConvGeometry(inChannels: 3, outChannels: 2, kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 3,
+                         padding: Padding2D(top: 0, bottom: 1, left: 1, right: 0), outputPaddingHeight: 1, outputPaddingWidth: 2),
+            // A crop so wide that no input column reaches the output through every kernel column.
+            ConvGeometry(inChannels: 2, outChannels: 2, kernelHeight: 2, kernelWidth: 6, strideHeight: 1, strideWidth: 1,
+                         padding: Padding2D(top: 0, bottom: 0, left: 4, right: 4)),
+        ]
+        for g in cases {
+            for act in [ActivationKind.identity, .relu, .tanh] {
+                let x = v.tensor([5, g.inChannels, 5, 4])
+                let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                let p = ScatterConvTranspose(weight: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)
+                for workers in [1, 2, 3] {
+                    for n in [1, 5] {
+                        var y = Tensor(zeros: want.rows(0..<n).shape)
+                        var scratch = [Float](repeating: .nan, count: p.scratchPerWorker * workers)
+                        x.data.withUnsafeBufferPointer { xb in
+                            y.data.withUnsafeMutableBufferPointer { yb in
+                                scratch.withUnsafeMutableBufferPointer { sb in
+                                    p.forward(xb.baseAddress!, count: n, into: yb.baseAddress!, scratch: sb.baseAddress!, workers: workers)
+                                }
+                            }
+                        }
+                        XCTAssertLessThan(maxAbsDifference(y, want.rows(0..<n)), tolerance, "\(g) \(act), \(n) images, \(workers) workers")
+                    }
+                }
+            }
+        }
+    }
+
+    func testFastTanhAndSigmoidMatchLibm() {
+        var worst: Float = 0
+        for i in -40_000...40_000 {
+            let x = Float(i) / 2000   // -20 ... 20
+            worst = max(worst, abs(ActivationKind.fastTanh(x) - Foundation.tanh(x)))
+            worst = max(worst, abs(ActivationKind.sigmoid.value(x) - 1 / (1 + Foundation.exp(-x))))
+        }
+        XCTAssertLessThan(worst, 1e-6)
+        XCTAssertEqual(ActivationKind.fastTanh(0), 0)
     }
 }
