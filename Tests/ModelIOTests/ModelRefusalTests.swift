@@ -211,5 +211,11 @@ final class ModelRefusalTests: XCTestCase {
         XCTAssertEqual(SHA256.hex([UInt8]()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         XCTAssertEqual(SHA256.hex([UInt8](repeating: 0x61, count: 1000)),
                        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        // Fed in uneven pieces, the same digest as in one piece.
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var pieces = SHA256()
+        var start = 0
+        for size in [1, 63, 64, 65, 3, 200, 604] { pieces.update(bytes[start..<(start + size)]); start += size }
+        XCTAssertEqual(pieces.finalize(), { var one = SHA256(); one.update(bytes); return one.finalize() }())
     }
 }
