@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Latent
 import Render
+import Tensor
 
 struct VectorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

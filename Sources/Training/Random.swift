@@ -1,39 +1,32 @@
 import Foundation
+import Tensor
 
-/// SplitMix64 (Steele, Lea, Flood 2014), bit for bit the stream of `Latent.SplitMix64`.
-/// Training sits beside Latent in the stack and cannot import it, so the dozen lines live here
-/// too; `TrainingTests.testRandomStreamMatchesSplitMix64Reference` pins the published values.
+/// Training's random streams: `Tensor.SplitMix64` (the generator seeds use everywhere in
+/// Forger) with a derivation of one stream per (seed, purpose, index) and the draws the loop needs.
 public struct RandomStream: RandomNumberGenerator, Sendable, Equatable {
-    public private(set) var state: UInt64
+    private var core: SplitMix64
 
-    public init(seed: UInt64) { state = seed }
+    /// The generator's whole state (what a checkpoint stores).
+    public var state: UInt64 { core.state }
+
+    public init(seed: UInt64) { core = SplitMix64(seed: seed) }
 
     /// A stream for one (seed, purpose, index) triple, e.g. the noise of training step 1234:
     /// every step draws from its own stream, so resuming at step N needs only N.
     public init(seed: UInt64, purpose: UInt64, index: UInt64) {
-        var mixer = RandomStream(seed: seed ^ (purpose &* 0xD6E8_FEB8_6659_FD93))
+        var mixer = SplitMix64(seed: seed ^ (purpose &* 0xD6E8_FEB8_6659_FD93))
         _ = mixer.next()
-        state = mixer.next() ^ (index &* 0x9E37_79B9_7F4A_7C15)
-        _ = next()
+        core = SplitMix64(seed: mixer.next() ^ (index &* 0x9E37_79B9_7F4A_7C15))
+        _ = core.next()
     }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { core.next() }
 
     /// Uniform in [0, 1) with 53 random bits.
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    public mutating func nextUnit() -> Double { core.nextUnit() }
 
-    /// Standard normal by Box-Muller, cosine branch only (as `Latent.SplitMix64`).
-    public mutating func nextNormal() -> Double {
-        let u1 = 1.0 - nextUnit()
-        let u2 = nextUnit()
-        return (-2.0 * Foundation.log(u1)).squareRoot() * Foundation.cos(2.0 * Double.pi * u2)
-    }
+    /// Standard normal by Box-Muller, cosine branch only.
+    public mutating func nextNormal() -> Double { core.nextNormal() }
 
     /// A uniformly random index in 0..<n.
     public mutating func nextIndex(_ n: Int) -> Int { Int(next() % UInt64(n)) }

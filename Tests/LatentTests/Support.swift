@@ -1,4 +1,5 @@
 import XCTest
+import Tensor
 
 /// |actual - expected| <= tolerance, element by element.
 func assertClose(_ actual: [Float], _ expected: [Float], tolerance: Float,
