@@ -35,7 +35,7 @@ struct Sample: ParsableCommand {
     var output: String?
     @Option(help: "Write the raw outputs, float32 (N, C, H, W), to this .npy file.")
     var outNpy: String?
-    @Option(help: "Also write one PNG per sample, and the latents, into this folder.")
+    @Option(help: "Also write one PNG per sample, and the latents (latents.json and latents.npy), into this folder.")
     var each: String?
     @Option(help: "Render only part I of N (I/N, 1-based) of the samples; needs --each.")
     var shard: String?
@@ -142,9 +142,11 @@ struct Sample: ParsableCommand {
             guard progress.advance(by: part.count) else { break }
         }
         progress.finish()
-        let latentsName = shard == nil ? "latents.json" : "latents-\(try parsedShard()!.index + 1)-of-\(try parsedShard()!.of).json"
+        // The latents, both ways Python users read them: JSON (named) and .npy (N, size).
+        let base = try parsedShard().map { "latents-\($0.index + 1)-of-\($0.of)" } ?? "latents"
         try LatentFile(model: session.model.manifest.name, size: session.size, named: named)
-            .write(to: dir.appendingPathComponent(latentsName))
+            .write(to: dir.appendingPathComponent(base + ".json"))
+        try LatentIO.writeNPY(named.map(\.vector), to: dir.appendingPathComponent(base + ".npy"))
     }
 }
 

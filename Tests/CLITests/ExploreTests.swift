@@ -102,6 +102,8 @@ final class ExploreTests: XCTestCase {
         let second = try LatentFile.read(tmp.appendingPathComponent("parts/latents-2-of-2.json"))
         XCTAssertEqual(whole.latents, first.latents + second.latents)
         XCTAssertEqual(whole.latents.map(\.name).first, "seed:40")
+        let npy = try LatentIO.readNPY(tmp.appendingPathComponent("all/latents.npy"))
+        XCTAssertEqual(npy, whole.latents.map(\.vector), "the .npy holds the same latents, (N, size) float32")
     }
 
     func testVectorMakeApplyAndModelCheck() throws {
