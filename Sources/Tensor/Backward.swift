@@ -281,24 +281,27 @@ public enum BatchNormTraining {
         let xhat = cache.normalised
         let n = xhat.shape[0], c = xhat.shape[1], inner = xhat.count / max(1, n * c)
         precondition(gradOutput.shape == xhat.shape)
-        let m = Float(n * inner)
+        let m = Double(n * inner)
         var dx = Tensor(zeros: xhat.shape)
         for ch in 0..<c {
-            var sumDy: Float = 0, sumDyXhat: Float = 0
+            // Sums in Double: a channel of a 32x32 batch of 64 has 65,536 terms.
+            var sumDy = 0.0, sumDyXhat = 0.0
             for img in 0..<n {
                 let base = (img * c + ch) * inner
                 for i in 0..<inner {
-                    let d = gradOutput.data[base + i]
-                    sumDy += d; sumDyXhat += d * xhat.data[base + i]
+                    let d = Double(gradOutput.data[base + i])
+                    sumDy += d; sumDyXhat += d * Double(xhat.data[base + i])
                 }
             }
-            gradGamma.data[ch] += sumDyXhat
-            gradBeta.data[ch] += sumDy
-            let k = gamma.data[ch] * cache.inverseStd[ch] / m
+            gradGamma.data[ch] += Float(sumDyXhat)
+            gradBeta.data[ch] += Float(sumDy)
+            // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat))
+            let k = gamma.data[ch] * cache.inverseStd[ch]
+            let meanDy = Float(sumDy / m), meanDyXhat = Float(sumDyXhat / m)
             for img in 0..<n {
                 let base = (img * c + ch) * inner
                 for i in 0..<inner {
-                    dx.data[base + i] = k * (m * gradOutput.data[base + i] - sumDy - xhat.data[base + i] * sumDyXhat)
+                    dx.data[base + i] = k * (gradOutput.data[base + i] - meanDy - xhat.data[base + i] * meanDyXhat)
                 }
             }
         }
