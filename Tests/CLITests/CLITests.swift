@@ -5,24 +5,14 @@ import Tensor
 @testable import ForgerCLI
 
 /// Commands in-process (parse, then run), plus a few runs of the built binary for exit codes.
-final class CLITests: XCTestCase {
+final class CLITests: CommandTestCase {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
     static func fixture(_ name: String) -> String {
         packageRoot.appendingPathComponent("Tests/NNTests/Fixtures/\(name)").path
     }
 
-    var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
-    func run(_ args: [String]) throws {
-        var command = try Forger.parseAsRoot(args)
-        try command.run()
-    }
 
     func testInfoReportsMultiplyAddsOfTheFullDCGAN() throws {
         let report = Info.report(try ModelIO_loadArchitecture(Self.fixture("dcgan_full")))
@@ -76,28 +66,7 @@ final class CLITests: XCTestCase {
 
     // MARK: the built binary
 
-    static var binary: URL? {
-        var dirs = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
-        if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
-        for candidate in dirs.map({ $0.appendingPathComponent("forger") }) {
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
 
-    func exec(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
 
     func testBinaryHelpAndExitCodes() throws {
         let help = try exec(["--help"])

@@ -7,23 +7,12 @@ import Render
 
 /// The exploration commands end to end, in-process: same command, same bytes; recipes redraw
 /// byte for byte; shards add up to one run; bad input is a clear error.
-final class ExploreTests: XCTestCase {
-    var tmp: URL!
+final class ExploreTests: CommandTestCase {
     let dcgan = CLITests.fixture("dcgan_small")     // colour 64x64, z 16
     let mnist = CLITests.fixture("theano_mnist")    // grey 28x28, z 16, uniform(0, 1)
 
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-explore-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
-
     func path(_ name: String) -> String { tmp.appendingPathComponent(name).path }
     func bytes(_ name: String) throws -> Data { try Data(contentsOf: tmp.appendingPathComponent(name)) }
-    func run(_ args: [String]) throws {
-        var command = try Forger.parseAsRoot(args)
-        try command.run()
-    }
     func expectError(_ args: [String], _ part: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try run(args), file: file, line: line) { error in
             let message = "\(error)".contains(part) ? "\(error)" : Forger.message(for: error)
@@ -161,24 +150,20 @@ final class ExploreTests: XCTestCase {
     }
 }
 
-final class ConditionalCommandTests: XCTestCase {
+final class ConditionalCommandTests: CommandTestCase {
     func testClassWalkMixesEmbeddingsAndClassIsChecked() throws {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-cond-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
         let model = CLITests.fixture("cond_concat")
-        var walk = try Forger.parseAsRoot(["walk", model, "--keyframes", "seed:1,seed:2", "--classes", "0,2", "--frames", "4",
-                                           "--scale", "1", "-o", tmp.appendingPathComponent("w.gif").path, "-q"])
-        try walk.run()
+        try run(["walk", model, "--keyframes", "seed:1,seed:2", "--classes", "0,2", "--frames", "4",
+                 "--scale", "1", "-o", tmp.appendingPathComponent("w.gif").path, "-q"])
         let plan = try Recipe.read(tmp.appendingPathComponent("w.recipe.json")).plan
         XCTAssertEqual(plan.classWeights?.count, 5)
         XCTAssertEqual(plan.classWeights?[0], [1, 0, 0])
         XCTAssertEqual(plan.classWeights?[2], [0.5, 0, 0.5])
         XCTAssertEqual(plan.classWeights?[4], [0, 0, 1])
-        XCTAssertThrowsError(try { var c = try Forger.parseAsRoot(["sample", model, "--class", "3", "-o", tmp.appendingPathComponent("x.png").path]); try c.run() }()) {
+        XCTAssertThrowsError(try run(["sample", model, "--class", "3", "-o", tmp.appendingPathComponent("x.png").path])) {
             XCTAssertTrue("\($0)".contains("--class 3: model 'cond_concat' has classes 0 to 2"), "\($0)")
         }
-        XCTAssertThrowsError(try { var c = try Forger.parseAsRoot(["sample", CLITests.fixture("mlp"), "--class", "1", "-o", tmp.appendingPathComponent("x.png").path]); try c.run() }()) {
+        XCTAssertThrowsError(try run(["sample", CLITests.fixture("mlp"), "--class", "1", "-o", tmp.appendingPathComponent("x.png").path])) {
             XCTAssertTrue("\($0)".contains("not conditional"), "\($0)")
         }
     }

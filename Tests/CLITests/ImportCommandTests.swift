@@ -5,22 +5,12 @@ import Tensor
 @testable import ForgerCLI
 
 /// `forger import` and `forger export` in-process, and through the built binary for exit codes.
-final class ImportCommandTests: XCTestCase {
+final class ImportCommandTests: CommandTestCase {
     static func fixture(_ name: String) -> String {
         CLITests.packageRoot.appendingPathComponent("Tests/ModelIOTests/Fixtures/import/\(name)").path
     }
 
-    var tmp: URL!
-    override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-import-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-    }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
 
-    func run(_ args: [String]) throws {
-        var command = try Forger.parseAsRoot(args)
-        try command.run()
-    }
 
     func testImportWithPresetThenSampleMatchesPyTorch() throws {
         let dir = tmp.appendingPathComponent("m").path, out = tmp.appendingPathComponent("y.npy").path
@@ -99,17 +89,4 @@ final class ImportCommandTests: XCTestCase {
         }
     }
 
-    func exec(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        guard let binary = CLITests.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
 }

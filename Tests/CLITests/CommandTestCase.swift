@@ -1,0 +1,45 @@
+import XCTest
+import Foundation
+@testable import ForgerCLI
+
+/// What command tests share: a fresh temporary folder per test, commands run in-process
+/// (parse, then run), and runs of the built binary for exit codes and messages.
+class CommandTestCase: XCTestCase {
+    var tmp: URL!
+
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+
+    func run(_ args: [String]) throws {
+        var command = try Forger.parseAsRoot(args)
+        try command.run()
+    }
+
+    /// The `forger` executable SwiftPM built beside the test bundle.
+    static var binary: URL? {
+        var dirs = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        if let exe = Bundle.main.executableURL { dirs.append(exe.deletingLastPathComponent()) }
+        for candidate in dirs.map({ $0.appendingPathComponent("forger") }) {
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+
+    func exec(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+        guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
