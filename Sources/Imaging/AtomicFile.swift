@@ -15,6 +15,15 @@ enum AtomicFile {
         return directory + "/.\(name).\(getpid()).\(counter.next()).tmp"
     }
 
+    /// The whole file at `url`, or an `ImagingError.io` naming it.
+    static func readBytes(_ url: URL) throws -> [UInt8] {
+        do {
+            return [UInt8](try Data(contentsOf: url))
+        } catch {
+            throw ImagingError.io(path: url.path, operation: "read", reason: (error as NSError).localizedDescription)
+        }
+    }
+
     /// Writes `bytes` to `url` atomically.
     static func write(_ bytes: [UInt8], to url: URL) throws {
         let temporary = temporaryPath(for: url)

@@ -16,12 +16,7 @@ extension GIF {
     static let maxCanvasPixels = 1 << 26
 
     public static func read(_ url: URL) throws -> DecodedGIF {
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw ImagingError.io(path: url.path, operation: "read", reason: (error as NSError).localizedDescription)
-        }
+        let bytes = try AtomicFile.readBytes(url)
         do {
             return try decode(bytes)
         } catch ImagingError.corruptGIF(_, let frame, let reason) {

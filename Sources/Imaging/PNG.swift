@@ -12,12 +12,7 @@ import Foundation
 /// then rename).
 public enum PNG {
     public static func read(_ url: URL) throws -> PixelImage {
-        let bytes: [UInt8]
-        do {
-            bytes = [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw ImagingError.io(path: url.path, operation: "read", reason: (error as NSError).localizedDescription)
-        }
+        let bytes = try AtomicFile.readBytes(url)
         do {
             return try decode(bytes)
         } catch ImagingError.corruptPNG(_, let reason) {
