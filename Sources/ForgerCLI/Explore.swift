@@ -195,6 +195,12 @@ func parseDimensions(_ text: String, size: Int, option: String) throws -> [Int] 
     return dims
 }
 
+/// Indices 0..<count and back again without repeating either end, for animations that loop
+/// smoothly: 0 1 2 3 2 1 (then 0 again as the GIF loops).
+func pingPong(_ count: Int) -> [Int] {
+    Array(0..<count) + Array((1..<max(1, count - 1)).reversed())
+}
+
 /// A short number for captions: 1.5, -3, 0.25.
 func caption(_ v: Float) -> String {
     let s = String(format: "%.2f", v)

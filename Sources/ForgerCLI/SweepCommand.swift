@@ -68,7 +68,7 @@ struct SweepCommand: ParsableCommand {
                                             columnCaptions: values.map(caption), title: "sweep of \(baseLatent.name)"))
         case .gif:
             // All dimensions side by side; frames run through the values and back.
-            let order = Array(0..<steps) + Array((1..<(steps - 1)).reversed())
+            let order = pingPong(steps)
             let cols = Int(Double(dimensions.count).squareRoot().rounded(.up))
             plan = RenderPlan(format: .gif, latents: latents, labels: session.labels(latents.count),
                               frames: order.map { c in .init(tiles: dimensions.indices.map { $0 * steps + c }, caption: "value \(caption(values[c]))") },

@@ -113,7 +113,7 @@ struct VectorCommand: ParsableCommand {
                                   layout: .init(columns: steps, scale: session.scale(render), tileLabels: labels,
                                                 title: "\(base.name) + s * \(name)"))
             case .gif:
-                let order = Array(latents.indices) + Array((1..<(steps - 1)).reversed())
+                let order = pingPong(steps)
                 plan = RenderPlan(format: .gif, latents: latents, labels: session.labels(latents.count),
                                   frames: order.map { .init(tiles: [$0], caption: labels[$0]) },
                                   layout: .init(columns: 1, scale: session.scale(render)), gif: session.gifSettings(render))
