@@ -7,7 +7,7 @@ import Tensor
 import Training
 
 enum ArchitecturePreset: String, ExpressibleByArgument, CaseIterable {
-    case postMNIST = "post-mnist", dcgan
+    case postMNIST = "post-mnist", dcgan, dcganUpsample = "dcgan-upsample"
 }
 
 enum DataFormat: String, ExpressibleByArgument, CaseIterable {
@@ -34,13 +34,13 @@ struct Train: ParsableCommand {
         Ctrl-C saves a checkpoint; --resume continues exactly where it stopped.
         """)
 
-    @Option(help: "Architecture preset: post-mnist (the 2016 post's 28x28 generator) or dcgan.")
+    @Option(help: "Architecture preset: post-mnist (the 2016 post's 28x28 generator), dcgan (28, 32, 64 px), or dcgan-upsample (32, 64 px: G grows by nearest upsampling + 3x3 conv).")
     var preset: ArchitecturePreset = .postMNIST
     @Option(help: "Custom architecture JSON (generator and discriminator layers); overrides --preset.")
     var architecture: String?
-    @Option(help: "Channel width (post-mnist: first conv, default 16; dcgan: ngf = ndf, default 64).")
+    @Option(help: "Channel width (post-mnist: first conv, default 16; dcgan, dcgan-upsample: ngf = ndf, default 64).")
     var width: Int?
-    @Option(help: "Latent size (default: post-mnist 16, dcgan 100).")
+    @Option(help: "Latent size (default: post-mnist 16, dcgan and dcgan-upsample 100).")
     var latentSize: Int?
 
     @Option(help: "Training images: an IDX file, a folder of PNGs, or a .npy array.")
@@ -109,6 +109,9 @@ struct Train: ParsableCommand {
         if let imageSize, imageSize < 4 { throw ValidationError("--image-size must be at least 4") }
         if preset == .dcgan, architecture == nil, let imageSize, ![28, 32, 64].contains(imageSize) {
             throw ValidationError("the dcgan preset comes in 28, 32 and 64 pixels; --image-size \(imageSize) needs --architecture")
+        }
+        if preset == .dcganUpsample, architecture == nil, let imageSize, ![32, 64].contains(imageSize) {
+            throw ValidationError("the dcgan-upsample preset comes in 32 and 64 pixels; --image-size \(imageSize) needs --architecture")
         }
         guard lr > 0, (dLr ?? lr) > 0 else { throw ValidationError("learning rates must be positive") }
         guard lrDecay > 0, lrDecay <= 1, lrDecayEvery >= 1 else { throw ValidationError("--lr-decay must be in (0, 1] and --lr-decay-every at least 1") }
@@ -212,6 +215,12 @@ struct Train: ParsableCommand {
             guard set.height == set.width, let a = GANArchitecture.dcgan(size: set.height, channels: set.channels,
                                                                          width: width ?? 64, latentSize: latentSize ?? 100) else {
                 throw UserError("the dcgan preset makes 28, 32 or 64 pixel squares but the data is \(set.width)x\(set.height); pass --image-size 28, 32 or 64")
+            }
+            return a
+        case .dcganUpsample:
+            guard set.height == set.width, let a = GANArchitecture.dcganUpsample(size: set.height, channels: set.channels,
+                                                                                 width: width ?? 64, latentSize: latentSize ?? 100) else {
+                throw UserError("the dcgan-upsample preset makes 32 or 64 pixel squares but the data is \(set.width)x\(set.height); pass --image-size 32 or 64")
             }
             return a
         }
