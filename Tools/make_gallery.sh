@@ -16,5 +16,5 @@ $F walk faces28 --circle --circle-frames 48 --seed 5 --scale 3 -o $G/faces28-cir
 $F arith faces28 "mean(seed:1,seed:2,seed:3) - mean(seed:4,seed:5,seed:6) + mean(seed:7,seed:8,seed:9)" --neighbours 4 -o $G/faces28-arith.png -q
 $F analogy faces28 seed:11 seed:12 seed:13 --steps 5 -o $G/faces28-analogy.png -q
 $F toy --seed 1 -o $G/toy.gif -q
-$F toy --seed 1 --momentum 0.9 -o $G/toy-momentum-0.9.gif -q
+$F toy --seed 0 --momentum 0.9 -o $G/toy-momentum-0.9.gif -q
 rm -f $G/*.recipe.json

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Imaging
+import Tensor
 import Training
 
 struct Toy: ParsableCommand {
@@ -10,13 +11,15 @@ struct Toy: ParsableCommand {
         Blue: the target density. Red: a histogram of G's samples. Green: D(x) over [-5, 5]. \
         G and D are MLPs with two hidden layers of 10 units (G relu, D tanh, sigmoid output), SGD \
         with Nesterov momentum, learning rates decayed by 0.999 every 10 epochs, k D steps per G \
-        step. Try --momentum 0.9 to see the oscillation. Everything follows from --seed.
+        step. Try --momentum 0.9 to see the oscillation (--trace records it; Tools/toy_momentum.sh compares). Everything follows from --seed.
         """)
 
     @Option(name: .shortAndLong, help: "Animated GIF to write.")
     var output = "toy.gif"
     @Option(help: "Also write every frame as a PNG into this folder.")
     var frames: String?
+    @Option(help: "Write a CSV of each frame's epoch and the mean and standard deviation of G's samples.")
+    var trace: String?
     @Option(help: "Epochs (one G step with its k D steps each).")
     var epochs = 400
     @Option(help: "A frame every N epochs.")
@@ -45,16 +48,22 @@ struct Toy: ParsableCommand {
         if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
         var writer: GIFWriter? = nil
         var count = 0
-        let trainer = try toy.run { image, epoch in
+        var csv = "epoch,sample_mean,sample_std\n"
+        let trainer = try toy.run { frame in
+            let image = frame.image
             if writer == nil {
                 writer = try GIFWriter(url: URL(fileURLWithPath: output), width: image.width, height: image.height,
                                        options: GIFOptions(framesPerSecond: 12.5, dither: .none))
             }
             try writer!.add(image)
             count += 1
-            if let frames { try PNG.write(image, to: URL(fileURLWithPath: frames).appendingPathComponent(String(format: "epoch-%04d.png", epoch))) }
+            csv += "\(frame.epoch),\(frame.sampleMean),\(frame.sampleStd)\n"
+            if let frames {
+                try PNG.write(image, to: URL(fileURLWithPath: frames).appendingPathComponent(String(format: "epoch-%04d.png", frame.epoch)))
+            }
         }
         try writer?.finish()
+        if let trace { try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: trace)) }
         if !outputOptions.quiet {
             let mean = trainer.samples().data.reduce(0, +) / Float(trainer.fixedNoise.shape[0])
             FileHandle.standardError.write(Data("\(count) frames -> \(output); G's sample mean after \(epochs) epochs: \(String(format: "%.3f", mean)) (target \(toy.mean))\n".utf8))

@@ -56,13 +56,27 @@ public struct ToyGAN {
         return try GANTrainer(config: c, data: GaussianSamples(mean: mean, std: std, batchesPerEpoch: discriminatorSteps))
     }
 
+    /// One frame of the animation and the figures behind it.
+    public struct Frame {
+        public var image: PixelImage
+        public var epoch: Int
+        /// Mean and standard deviation of G's samples from the fixed noise (the red histogram).
+        public var sampleMean: Float, sampleStd: Float
+    }
+
     /// Trains and renders one plot per `frameEvery` epochs; `frame` gets each as it is made.
-    public func run(frame: (PixelImage, Int) throws -> Void) throws -> GANTrainer {
+    public func run(frame: (Frame) throws -> Void) throws -> GANTrainer {
         let trainer = try makeTrainer()
-        try frame(try plot(trainer), 0)
+        func emit() throws {
+            let v = trainer.samples().data
+            let m = v.reduce(0, +) / Float(v.count)
+            let sd = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Float(v.count)).squareRoot()
+            try frame(Frame(image: try plot(trainer), epoch: trainer.step, sampleMean: m, sampleStd: sd))
+        }
+        try emit()
         while trainer.step < epochs {
             trainer.trainStep()
-            if trainer.step % frameEvery == 0 || trainer.step == epochs { try frame(try plot(trainer), trainer.step) }
+            if trainer.step % frameEvery == 0 || trainer.step == epochs { try emit() }
         }
         return trainer
     }

@@ -85,3 +85,20 @@ import ModelIO
 func ModelIO_loadArchitecture(_ path: String) throws -> LoadedModel {
     try ModelStore.loadArchitecture(URL(fileURLWithPath: path))
 }
+
+final class ToyCommandTests: CommandTestCase {
+    /// --trace writes one row per frame (epochs 0, 10, 20) with G's sample moments, beside the GIF.
+    func testToyTraceHasOneRowPerFrame() throws {
+        let gif = tmp.appendingPathComponent("toy.gif"), csv = tmp.appendingPathComponent("toy.csv")
+        try run(["toy", "--epochs", "20", "--frame-every", "10", "-k", "2", "--batch-size", "20", "--seed", "3",
+                 "-o", gif.path, "--trace", csv.path, "--quiet"])
+        let rows = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
+        XCTAssertEqual(rows.first.map { $0.map(String.init) }, ["epoch", "sample_mean", "sample_std"])
+        XCTAssertEqual(rows.dropFirst().map { String($0[0]) }, ["0", "10", "20"])
+        for row in rows.dropFirst() {
+            let mean = try XCTUnwrap(Float(row[1])), sd = try XCTUnwrap(Float(row[2]))
+            XCTAssertTrue(mean.isFinite && sd >= 0, "row \(row)")
+        }
+        XCTAssertEqual(try GIF.read(gif).frames.count, 3)
+    }
+}

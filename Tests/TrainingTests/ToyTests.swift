@@ -13,9 +13,9 @@ final class ToyTests: XCTestCase {
 
     func testToyIsDeterministicAndRendersFrames() throws {
         var a: [PixelImage] = [], b: [PixelImage] = [], c: [PixelImage] = []
-        _ = try smallToy(seed: 3).run { img, _ in a.append(img) }
-        _ = try smallToy(seed: 3).run { img, _ in b.append(img) }
-        _ = try smallToy(seed: 4).run { img, _ in c.append(img) }
+        _ = try smallToy(seed: 3).run { a.append($0.image) }
+        _ = try smallToy(seed: 3).run { b.append($0.image) }
+        _ = try smallToy(seed: 4).run { c.append($0.image) }
         XCTAssertEqual(a.count, 3, "epochs 0, 20, 40")
         XCTAssertEqual(a, b, "same seed, same frames")
         XCTAssertNotEqual(a.last, c.last, "another seed, another run")
@@ -30,7 +30,7 @@ final class ToyTests: XCTestCase {
         var toy = smallToy(seed: 1)
         toy.epochs = 120
         let untrained = try toy.makeTrainer().samples().data
-        let trained = try toy.run { _, _ in }.samples().data
+        let trained = try toy.run { _ in }.samples().data
         func meanDistance(_ v: [Float]) -> Float { abs(v.reduce(0, +) / Float(v.count) - toy.mean) }
         XCTAssertLessThan(meanDistance(trained), meanDistance(untrained) * 0.5,
                           "G's mean should close in on -2: before \(meanDistance(untrained)), after \(meanDistance(trained))")
