@@ -9,31 +9,36 @@ import ModelIO
 /// which class is which, and unusable settings are refused with what to do.
 final class ConditionalTrainerTests: XCTestCase {
     /// G views its joined latent as (Z + D, 1, 1), as the dcgan preset does.
-    func config(join: Conditioning.Join = .concatLatentFirst, steps k: Int = 2) -> TrainingConfig {
+    func config(join: Conditioning.Join = .concatLatentFirst) -> TrainingConfig {
         let arch = GANArchitecture(
             name: "tiny-cond", latentSize: 4, latentShape: [4, 1, 1],
             generator: [.convTranspose2d(out: 4, kernel: 4, stride: 1, padding: 0, outputPadding: 0, bias: false),   // (N, 4, 4, 4)
                         .batchNorm(eps: 1e-5, momentum: 0.1), .activation(.relu), .upsample(scale: 2),                  // (N, 4, 8, 8)
                         .conv2d(out: 1, kernel: 3, stride: 1, padding: 1, bias: true), .activation(.tanh)],             // (N, 1, 8, 8)
-            discriminator: [.conv2d(out: 4, kernel: 4, stride: 2, padding: 1, bias: true), .activation(.leakyReLU(slope: 0.2)),
+            // Two convolutions: one barely relates the label channels to the brightness it sees.
+            discriminator: [.conv2d(out: 8, kernel: 4, stride: 2, padding: 1, bias: true), .activation(.leakyReLU(slope: 0.2)),  // (N, 8, 4, 4)
+                            .conv2d(out: 8, kernel: 4, stride: 2, padding: 1, bias: true), .activation(.leakyReLU(slope: 0.2)),  // (N, 8, 2, 2)
                             .flatten, .dropout(rate: 0.2), .linear(out: 1, bias: true)])
         var c = TrainingConfig(architecture: arch)
-        c.batchSize = 8; c.discriminatorSteps = k; c.seed = 11; c.sampleCount = 6
+        c.batchSize = 8; c.discriminatorSteps = 2; c.seed = 11; c.sampleCount = 6
         c.generatorOptimizer = .adam(learningRate: 2e-3, beta1: 0.5, beta2: 0.999)
         c.discriminatorOptimizer = .adam(learningRate: 2e-3, beta1: 0.5, beta2: 0.999)
-        c.conditional = ConditionalSettings(classes: 2, join: join, latentSize: 4, classNames: ["dark", "bright"])
+        c.conditional = ConditionalSettings(classes: 3, join: join, latentSize: 4, classNames: ["dark", "grey", "bright"])
         return c
     }
 
-    /// 8x8 grey images: class 0 dark (about 50 of 255), class 1 bright (about 205), with noise.
-    func labelledData(count: Int = 32) -> ImageDataset {
+    /// Levels of the three classes in tanh's range: dark, grey and bright images.
+    let levels: [Float] = [-0.65, 0, 0.65]
+
+    /// 8x8 grey images, class c at `levels[c]` with noise.
+    func labelledData(count: Int = 48) -> ImageDataset {
         var rng = RandomStream(seed: 5)
-        let labels = (0..<count).map { $0 % 2 }
+        let labels = (0..<count).map { $0 % 3 }
         let pixels = labels.flatMap { label in
-            (0..<64).map { _ in UInt8(Double(label == 1 ? 205 : 50) + 30 * (rng.nextUnit() - 0.5)) }
+            (0..<64).map { _ in UInt8((Double(levels[label] + 1) * 127.5 + 30 * (rng.nextUnit() - 0.5)).rounded()) }
         }
         return ImageDataset(channels: 1, height: 8, width: 8, pixels: pixels, labels: labels,
-                            classNames: ["dark", "bright"], source: "synthetic")
+                            classNames: ["dark", "grey", "bright"], source: "synthetic")
     }
 
     func trainer(_ c: TrainingConfig, flips: Bool = true) throws -> GANTrainer {
@@ -98,36 +103,43 @@ final class ConditionalTrainerTests: XCTestCase {
     }
 
     func testExportedModelIsConditionalAndHasLearnedTheClasses() throws {
-        let t = try trainer(config(steps: 1), flips: false)
+        let t = try trainer(config(), flips: false)
         try TrainingRun(totalSteps: 150).run(t, reporter: SilentReporter())
         let dir = try temporaryDirectory("cond-export")
         defer { try? FileManager.default.removeItem(at: dir) }
         try t.exportModel(to: dir, name: "tiny-cond", description: "test", training: nil)
         let model = try ModelStore.load(dir)
         let spec = try XCTUnwrap(model.manifest.conditioning, "model.json has no conditioning section")
-        XCTAssertEqual(spec.classes, 2)
+        XCTAssertEqual(spec.classes, 3)
         XCTAssertEqual(spec.join, .concatLatentFirst)
-        XCTAssertEqual(spec.labels, ["dark", "bright"])
+        XCTAssertEqual(spec.labels, ["dark", "grey", "bright"])
         XCTAssertEqual(model.manifest.latentSize, 4)
-        XCTAssertEqual(model.manifest.latentShape, [6, 1, 1], "the joined latent's view: 4 values and a 2-wide embedding")
+        XCTAssertEqual(model.manifest.latentShape, [7, 1, 1], "the joined latent's view: 4 values and a 3-wide embedding")
 
         // The engine computes what the trainer's generator does, class by class.
-        XCTAssertEqual(t.fixedLabels, [0, 1, 0, 1, 0, 1])
+        XCTAssertEqual(t.fixedLabels, [0, 1, 2, 0, 1, 2])
         XCTAssertLessThan(maxAbsDifference(model.generator.forward(t.fixedNoise, labels: t.fixedLabels), t.samples()), 1e-5)
 
-        // Same latents, other class: other images, and each class looks like its training images
-        // (dark near -0.6, bright near +0.6 in tanh's range).
+        // Same latents, other class: other images, and nearly every image of a class is nearest
+        // its own class's level (a model ignoring or mixing up labels gets about a third).
         var rng = RandomStream(seed: 99)
-        let z = LatentPrior.normal.sample(count: 32, size: 4, rng: &rng)
-        let dark = model.generator.forward(z, labels: [Int](repeating: 0, count: 32))
-        let bright = model.generator.forward(z, labels: [Int](repeating: 1, count: 32))
-        func mean(_ t: Tensor) -> Float { t.data.reduce(0, +) / Float(t.count) }
-        XCTAssertLessThan(mean(dark), -0.2, "class 0 should come out dark")
-        XCTAssertGreaterThan(mean(bright), 0.2, "class 1 should come out bright")
+        let n = 30
+        let z = LatentPrior.normal.sample(count: n, size: 4, rng: &rng)
+        var outputs: [Tensor] = []
+        for c in 0..<3 {
+            let y = model.generator.forward(z, labels: [Int](repeating: c, count: n))
+            outputs.append(y)
+            let nearest = (0..<n).map { i -> Int in
+                let mean = y.data[(i * 64)..<((i + 1) * 64)].reduce(0, +) / 64
+                return (0..<3).min { abs(mean - levels[$0]) < abs(mean - levels[$1]) }!
+            }
+            XCTAssertGreaterThanOrEqual(nearest.filter { $0 == c }.count, n * 8 / 10,
+                                        "class \(c) (\(spec.labels![c])): images nearest each level \((0..<3).map { k in nearest.filter { $0 == k }.count })")
+        }
         // A class walk's one-hot keyframes are the plain labelled outputs.
-        var oneHot = Tensor(zeros: [32, 2])
-        for i in 0..<32 { oneHot.data[i * 2 + 1] = 1 }
-        XCTAssertLessThan(maxAbsDifference(model.generator.forward(z, classWeights: oneHot), bright), 1e-6)
+        var oneHot = Tensor(zeros: [n, 3])
+        for i in 0..<n { oneHot.data[i * 3 + 2] = 1 }
+        XCTAssertLessThan(maxAbsDifference(model.generator.forward(z, classWeights: oneHot), outputs[2]), 1e-6)
     }
 
     func testUnusableConditionalSettingsAreRefused() throws {
@@ -135,9 +147,9 @@ final class ConditionalTrainerTests: XCTestCase {
         XCTAssertThrowsError(try GANTrainer(config: config(), data: ShuffledImages(unlabelled, seed: 0, flips: false))) {
             XCTAssertTrue("\($0)".contains("the data has no labels; give --labels"), "\($0)")
         }
-        var threeClasses = labelledData(); threeClasses.labels![0] = 2
-        XCTAssertThrowsError(try GANTrainer(config: config(), data: ShuffledImages(threeClasses, seed: 0, flips: false))) {
-            XCTAssertTrue("\($0)".contains("the labels run up to class 2 but the model has 2 classes"), "\($0)")
+        var fourClasses = labelledData(); fourClasses.labels![0] = 3
+        XCTAssertThrowsError(try GANTrainer(config: config(), data: ShuffledImages(fourClasses, seed: 0, flips: false))) {
+            XCTAssertTrue("\($0)".contains("the labels run up to class 3 but the model has 3 classes"), "\($0)")
         }
         var one = config(); one.conditional!.classes = 1
         XCTAssertThrowsError(try trainer(one)) { XCTAssertTrue("\($0)".contains("needs at least 2"), "\($0)") }
@@ -145,6 +157,6 @@ final class ConditionalTrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer(wide)) { XCTAssertTrue("\($0)".contains("the multiply join needs a class embedding of the latent size (4), not 3"), "\($0)") }
         var spatial = config(); spatial.architecture.latentShape = [1, 2, 2]
         XCTAssertThrowsError(try trainer(spatial)) { XCTAssertTrue("\($0)".contains("views it as"), "\($0)") }
-        XCTAssertEqual(try config().conditional!.joinedShape(latentSize: 4, latentShape: nil), [6])
+        XCTAssertEqual(try config().conditional!.joinedShape(latentSize: 4, latentShape: nil), [7])
     }
 }
