@@ -11,7 +11,8 @@ public struct ConditionalSettings: Equatable, Sendable {
     public var join: Conditioning.Join
     /// Width of G's embedding; with `.multiply` it must be the latent size.
     public var embeddingSize: Int
-    /// Extra input channels D gets: one per class, the learned counterpart of one-hot label maps.
+    /// Extra input channels D gets: one per class (the learned counterpart of one-hot label
+    /// maps), at most 16 by default so that many classes do not swamp D's first layer.
     public var discriminatorChannels: Int
     /// Class names for model.json (folder names), or nil.
     public var classNames: [String]?
@@ -21,7 +22,7 @@ public struct ConditionalSettings: Equatable, Sendable {
                 embeddingSize: Int? = nil, discriminatorChannels: Int? = nil, classNames: [String]? = nil) {
         self.classes = classes; self.join = join
         self.embeddingSize = embeddingSize ?? (join == .multiply ? latentSize : classes)
-        self.discriminatorChannels = discriminatorChannels ?? classes
+        self.discriminatorChannels = discriminatorChannels ?? min(classes, 16)
         self.classNames = classNames
     }
 

@@ -142,6 +142,13 @@ final class ConditionalTrainerTests: XCTestCase {
         XCTAssertLessThan(maxAbsDifference(model.generator.forward(z, classWeights: oneHot), outputs[2]), 1e-6)
     }
 
+    func testDefaultEmbeddingSizes() {
+        let concat = ConditionalSettings(classes: 10, latentSize: 100)
+        XCTAssertEqual([concat.embeddingSize, concat.discriminatorChannels], [10, 10])
+        XCTAssertEqual(ConditionalSettings(classes: 10, join: .multiply, latentSize: 100).embeddingSize, 100)
+        XCTAssertEqual(ConditionalSettings(classes: 200, latentSize: 100).discriminatorChannels, 16, "D's channels are capped")
+    }
+
     func testUnusableConditionalSettingsAreRefused() throws {
         let unlabelled = ImageDataset(channels: 1, height: 8, width: 8, pixels: [UInt8](repeating: 9, count: 4 * 64), source: "x")
         XCTAssertThrowsError(try GANTrainer(config: config(), data: ShuffledImages(unlabelled, seed: 0, flips: false))) {
