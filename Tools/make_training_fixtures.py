@@ -11,6 +11,17 @@ Files (float32):
                         fake (N, 1, 8, 8), logits_fake (N, 1), loss_g, loss_d_real,
                         G.<i>.running_mean/var after the training-mode forward,
                         adam.G.<i>.<name>: G's parameters after one Adam step (lr 2e-4, betas 0.5, 0.999)
+
+It also writes Tests/TrainingTests/Fixtures/gan_cond: a class-conditional G + D as
+`forger train --conditional` builds them. G (and GM, the same with the multiply join) embeds the
+label and joins it to z (concat-latent-first: cat(z, emb(y)); multiply: z * emb(y)), viewed as
+(J, 1, 1); D embeds the label too and concatenates it, broadcast over the image, as extra input
+channels. Names: <net>.<i>.<name> for layers, <net>.embedding for the tables. Files:
+  weights.safetensors   G.*, GM.*, D.*
+  inputs.safetensors    z (N, Z), labels (N) as floats, real (N, 1, 8, 8), real_labels (N)
+  expected.safetensors  <G|GM>.fake, <G|GM>.logits_fake, <G|GM>.loss_g, <G|GM>.grad.<net>.<name>
+                        for the generator step through D (D's gradients included),
+                        realstep.loss_d_real and realstep.D.<name>.grad for D's real half
 """
 import json
 import os
@@ -20,7 +31,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TrainingTests", "Fixtures", "gan_small")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "TrainingTests", "Fixtures")
+OUT = os.path.join(FIXTURES, "gan_small")
 
 
 def write_safetensors(path, tensors):
@@ -101,5 +113,105 @@ def main():
     print("wrote", OUT, "torch", torch.__version__)
 
 
+class ConditionalG(nn.Module):
+    """z and a label -> (N, 1, 8, 8); the label's embedding joins z as Forger's Conditioning does."""
+
+    def __init__(self, z, classes, width, join):
+        super().__init__()
+        self.join = join
+        self.embedding = nn.Embedding(classes, z if join == "multiply" else width)
+        joined = z if join == "multiply" else z + width
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(joined, 3, 4, 1, 0, bias=False), nn.BatchNorm2d(3), nn.ReLU(),   # (N, 3, 4, 4)
+            nn.Upsample(scale_factor=2, mode="nearest"),                                       # (N, 3, 8, 8)
+            nn.Conv2d(3, 1, 3, 1, 1), nn.Tanh(),                                               # (N, 1, 8, 8)
+        )
+
+    def forward(self, z, y):
+        e = self.embedding(y)
+        x = z * e if self.join == "multiply" else torch.cat([z, e], 1)
+        return self.net(x.view(x.shape[0], -1, 1, 1))
+
+
+class ConditionalD(nn.Module):
+    """An image and a label -> one logit; the label's embedding is broadcast as extra channels."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.embedding = nn.Embedding(classes, classes)
+        self.net = nn.Sequential(
+            nn.Conv2d(1 + classes, 3, 4, 2, 1), nn.LeakyReLU(0.2),                              # (N, 3, 4, 4)
+            nn.Conv2d(3, 4, 3, 2, 1, bias=False), nn.BatchNorm2d(4), nn.LeakyReLU(0.2),         # (N, 4, 2, 2)
+            nn.Flatten(), nn.Linear(16, 1),                                                     # (N, 1)
+        )
+
+    def forward(self, x, y):
+        e = self.embedding(y)[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+        return self.net(torch.cat([x, e], 1))
+
+
+def forger_name(prefix, key):
+    """Forger's checkpoint names: net.<i>.<name> -> <prefix><i>.<name>, embedding.weight -> <prefix>embedding."""
+    return prefix + ("embedding" if key == "embedding.weight" else key[len("net."):])
+
+
+def named(prefix, module):
+    return {forger_name(prefix, k): v.clone() for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+def conditional():
+    torch.manual_seed(1998)
+    Z, N, K, W = 4, 6, 3, 2
+    gs = {"G.": ConditionalG(Z, K, W, "concat"), "GM.": ConditionalG(Z, K, W, "multiply")}
+    D = ConditionalD(K)
+    with torch.no_grad():
+        for m in [m for g in gs.values() for m in g.modules()] + list(D.modules()):
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    weights = named("D.", D)
+    for prefix, g in gs.items():
+        weights.update(named(prefix, g))
+    z = torch.randn(N, Z)
+    labels = torch.tensor([0, 2, 1, 2, 2, 0])
+    real = torch.rand(N, 1, 8, 8) * 2 - 1
+    real_labels = torch.tensor([1, 0, 0, 2, 1, 1])
+    d_state = {k: v.clone() for k, v in D.state_dict().items()}
+
+    expected = {}
+    for prefix, G in gs.items():
+        D.load_state_dict(d_state)           # each generator step starts from the same D
+        G.train(); D.train()
+        G.zero_grad(); D.zero_grad()
+        fake = G(z, labels)
+        logits = D(fake, labels)
+        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        loss_g.backward()
+        expected[prefix + "fake"] = fake
+        expected[prefix + "logits_fake"] = logits
+        expected[prefix + "loss_g"] = loss_g.reshape(1)
+        for net_prefix, net in ((prefix, G), ("D.", D)):
+            for k, p in net.named_parameters():
+                expected[prefix + "grad." + forger_name(net_prefix, k)] = p.grad.clone()
+
+    D.load_state_dict(d_state)
+    D.train(); D.zero_grad()
+    logits_real = D(real, real_labels)
+    loss_d_real = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+    loss_d_real.backward()
+    expected["realstep.loss_d_real"] = loss_d_real.reshape(1)
+    for k, p in D.named_parameters():
+        expected["realstep." + forger_name("D.", k) + ".grad"] = p.grad.clone()
+
+    out = os.path.join(FIXTURES, "gan_cond")
+    os.makedirs(out, exist_ok=True)
+    write_safetensors(os.path.join(out, "weights.safetensors"), weights)
+    write_safetensors(os.path.join(out, "inputs.safetensors"),
+                      {"z": z, "labels": labels.float(), "real": real, "real_labels": real_labels.float()})
+    write_safetensors(os.path.join(out, "expected.safetensors"), expected)
+    print("wrote", out, "torch", torch.__version__)
+
+
 if __name__ == "__main__":
     main()
+    conditional()

@@ -3,6 +3,7 @@ import Foundation
 import Imaging
 import Render
 import ModelIO
+import NN
 import Tensor
 import Training
 
@@ -16,6 +17,7 @@ enum DataFormat: String, ExpressibleByArgument, CaseIterable {
 
 extension GANLoss: ExpressibleByArgument {}
 extension Initialisation: ExpressibleByArgument {}
+extension Conditioning.Join: ExpressibleByArgument {}
 
 enum OptimizerKind: String, ExpressibleByArgument, CaseIterable { case adam, sgd }
 
@@ -31,7 +33,10 @@ struct Train: ParsableCommand {
         Output: <output>/model.json + weights.safetensors, checkpoint.safetensors, progress/ sample \
         grids from a fixed noise batch, progress.gif and samples.png; the model.json 'training' \
         section records the command, data, steps, wall time, machine and final losses. \
-        Ctrl-C saves a checkpoint; --resume continues exactly where it stopped.
+        Ctrl-C saves a checkpoint; --resume continues exactly where it stopped. \
+        --conditional trains a class-conditional GAN from labelled data (--labels, or class \
+        subfolders): G joins a learned class embedding to its latent (--class-join), D sees the \
+        class as extra input channels; sample it with --class and walk it with --classes.
         """)
 
     @Option(help: "Architecture preset: post-mnist (the 2016 post's 28x28 generator), dcgan (28, 32, 64 px), or dcgan-upsample (32, 64 px: G grows by nearest upsampling + 3x3 conv).")
@@ -45,8 +50,14 @@ struct Train: ParsableCommand {
 
     @Option(help: "Training images: an IDX file, a folder of PNGs, or a .npy array.")
     var data: String
-    @Option(help: "IDX label file for the images (recorded; conditional training is not done yet).")
+    @Option(help: "IDX label file, one class per image, for IDX or .npy images (folders: class subfolders).")
     var labels: String?
+    @Flag(help: "Train a class-conditional GAN on the labels.")
+    var conditional = false
+    @Option(help: "Conditional: how G's class embedding joins the latent: concat-latent-first, concat-label-first or multiply.")
+    var classJoin: Conditioning.Join?
+    @Option(help: "Conditional: G's class embedding size (default: the class count; multiply: the latent size).")
+    var embeddingSize: Int?
     @Option(help: "Data format (auto: by extension and contents).")
     var dataFormat: DataFormat = .auto
     @Option(help: "Resize every image to N x N (dcgan: 28, 32 or 64).")
@@ -116,6 +127,10 @@ struct Train: ParsableCommand {
         guard lr > 0, (dLr ?? lr) > 0 else { throw ValidationError("learning rates must be positive") }
         guard lrDecay > 0, lrDecay <= 1, lrDecayEvery >= 1 else { throw ValidationError("--lr-decay must be in (0, 1] and --lr-decay-every at least 1") }
         if let width, width < 1 { throw ValidationError("--width must be at least 1") }
+        if !conditional, classJoin != nil || embeddingSize != nil {
+            throw ValidationError("--class-join and --embedding-size are for conditional training; add --conditional")
+        }
+        if let embeddingSize, embeddingSize < 1 { throw ValidationError("--embedding-size must be at least 1") }
     }
 
     func run() throws {
@@ -138,6 +153,16 @@ struct Train: ParsableCommand {
         config.schedule = LearningRateSchedule(factor: lrDecay, every: lrDecayEvery)
         config.initialisation = initialisation
         config.seed = seed
+        if conditional {
+            guard dataset.labels != nil else {
+                throw UserError("--conditional needs labelled data: give --labels LABELS (an IDX label file) with IDX or .npy images, or put each class's PNGs in its own subfolder of --data \(data)")
+            }
+            config.conditional = ConditionalSettings(classes: max(dataset.classCount, dataset.classNames?.count ?? 0),
+                                                     join: classJoin ?? .concatLatentFirst, latentSize: arch.latentSize,
+                                                     embeddingSize: embeddingSize, classNames: dataset.classNames)
+        } else if dataset.labels != nil, !outputOptions.quiet {
+            log("the data has \(dataset.classCount) classes; they are not used without --conditional")
+        }
         let trainer: GANTrainer
         do { trainer = try GANTrainer(config: config, data: ShuffledImages(dataset, seed: seed, flips: flip)) } catch {
             throw UserError("\(error)")
@@ -151,9 +176,10 @@ struct Train: ParsableCommand {
         let total = steps ?? Int((epochs! * Double(trainer.batchesPerEpoch) / Double(discriminatorSteps)).rounded(.up))
         let reporter = ConsoleTrainingReporter(quiet: outputOptions.quiet, progressFolder: outDir.appendingPathComponent("progress"),
                                                range: arch.outputRange,
+                                               columns: config.conditional.flatMap { classColumns($0.classes, samples: config.sampleCount) },
                                                deadline: timeLimit.map { Date().addingTimeInterval($0 * 60) })
         if !outputOptions.quiet {
-            log("training \(arch.name): G \(trainer.generator.parameterCount) parameters, D \(trainer.discriminator.parameterCount); \(dataset.count) images \(dataset.channels)x\(dataset.height)x\(dataset.width) from \(dataset.source); \(trainer.batchesPerEpoch) batches per epoch; steps \(trainer.step) -> \(total)")
+            log("training \(arch.name): G \(trainer.generator.parameterCount) parameters, D \(trainer.discriminator.parameterCount); \(dataset.count) images \(dataset.channels)x\(dataset.height)x\(dataset.width) from \(dataset.source); \(config.conditional.map { "conditional (\($0.summary)); " } ?? "")\(trainer.batchesPerEpoch) batches per epoch; steps \(trainer.step) -> \(total)")
         }
         trainingInterrupted = 0
         let previous = signal(SIGINT) { _ in trainingInterrupted = 1 }
@@ -164,7 +190,7 @@ struct Train: ParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         let modelName = name ?? outDir.lastPathComponent
         let info = trainingRecord(trainer: trainer, dataset: dataset, last: last, seconds: seconds, outcome: outcome)
-        try trainer.exportModel(to: outDir, name: modelName, description: "\(arch.name) GAN generator trained by forger train on \(URL(fileURLWithPath: dataset.source).lastPathComponent)",
+        try trainer.exportModel(to: outDir, name: modelName, description: "\(arch.name) \(conditional ? "class-conditional " : "")GAN generator trained by forger train on \(URL(fileURLWithPath: dataset.source).lastPathComponent)",
                                 training: info)
         let finalGrid = try reporter.grid(trainer.samples())
         try PNG.write(finalGrid, to: outDir.appendingPathComponent("samples.png"))
@@ -188,8 +214,16 @@ struct Train: ParsableCommand {
         do {
             var set: ImageDataset
             switch format {
-            case .folder: set = try DatasetLoader.folder(url, size: imageSize, channels: channels)
-            case .npy: set = try DatasetLoader.npy(url)
+            case .folder:
+                if labels != nil {
+                    throw UserError("--labels: a folder's classes are its first-level subfolder names (\(data)/CLASS/*.png); drop --labels")
+                }
+                set = try DatasetLoader.folder(url, size: imageSize, channels: channels)
+            case .npy:
+                set = try DatasetLoader.npy(url)
+                if let labels {
+                    set.labels = try DatasetLoader.idxLabels(URL(fileURLWithPath: labels), imageCount: set.count, images: url.path)
+                }
             case .idx, .auto: set = try DatasetLoader.idx(images: url, labels: labels.map { URL(fileURLWithPath: $0) })
             }
             set = set.adapted(size: imageSize, channels: channels)
@@ -248,6 +282,7 @@ struct Train: ParsableCommand {
             "machine": .string(machineDescription()),
             "finished": .bool(outcome == .finished),
         ]
+        if let cond = c.conditional { o["conditional"] = .string(cond.summary) }
         if let last {
             o["final_losses"] = .object(["discriminator": .number(Double(last.discriminatorLoss)),
                                          "generator": .number(Double(last.generatorLoss)),
@@ -255,6 +290,13 @@ struct Train: ParsableCommand {
         }
         return .object(o)
     }
+}
+
+/// Grid columns for a conditional run's fixed batch (classes 0, 1, ... in turn): a multiple of
+/// the class count near a square, so every column shows one class; nil (square) past 16 classes.
+func classColumns(_ classes: Int, samples: Int) -> Int? {
+    guard classes <= 16 else { return nil }
+    return classes * max(1, Int((Double(samples).squareRoot() / Double(classes)).rounded()))
 }
 
 func machineDescription() -> String {
@@ -276,13 +318,16 @@ final class ConsoleTrainingReporter: TrainingReporter {
     let quiet: Bool
     let progressFolder: URL
     let range: (Float, Float)
+    /// Grid columns (conditional runs: one per class, as the fixed batch cycles through them); nil: square.
+    let columns: Int?
     let isTerminal = isatty(2) != 0
     private(set) var frames: [PixelImage] = []
 
     let deadline: Date?
 
-    init(quiet: Bool, progressFolder: URL, range: (Float, Float), deadline: Date?) {
-        self.quiet = quiet; self.progressFolder = progressFolder; self.range = range; self.deadline = deadline
+    init(quiet: Bool, progressFolder: URL, range: (Float, Float), columns: Int? = nil, deadline: Date?) {
+        self.quiet = quiet; self.progressFolder = progressFolder; self.range = range; self.columns = columns
+        self.deadline = deadline
     }
 
     var shouldStop: Bool { trainingInterrupted != 0 || deadline.map { Date() >= $0 } ?? false }
@@ -302,7 +347,7 @@ final class ConsoleTrainingReporter: TrainingReporter {
 
     func grid(_ samples: Tensor) throws -> PixelImage {
         let images = try Renderer.pixels(samples, range: range).map { $0.upscaled(by: 2) }
-        let columns = Int(Double(images.count).squareRoot().rounded(.up))
+        let columns = self.columns ?? Int(Double(images.count).squareRoot().rounded(.up))
         var grid = Grid(rows: (images.count + columns - 1) / columns, columns: columns,
                         tiles: images + [PixelImage?](repeating: nil, count: (columns - images.count % columns) % columns))
         grid.padding = 2

@@ -124,18 +124,20 @@ public enum DatasetLoader {
                 pixels[((i * c + ch) * h + y) * w + x] = body[((i * h + y) * w + x) * c + ch]
             } } } }
         }
-        var labelValues: [Int]? = nil
-        if let labels {
-            let (ldims, lbody) = try readIDX(labels)
-            guard ldims.count == 1 else {
-                throw DatasetError.labelMismatch(path: labels.path, reason: "an IDX label file has 1 dimension, this one has \(ldims.count); did you swap images and labels?")
-            }
-            guard ldims[0] == n else {
-                throw DatasetError.labelMismatch(path: labels.path, reason: "\(ldims[0]) labels for \(n) images in \(images.path); use the label file that belongs to the images")
-            }
-            labelValues = lbody.map(Int.init)
-        }
+        let labelValues = try labels.map { try idxLabels($0, imageCount: n, images: images.path) }
         return ImageDataset(channels: c, height: h, width: w, pixels: pixels, labels: labelValues, source: images.path)
+    }
+
+    /// An IDX label file (N) of unsigned bytes, one class per image of `images` (which holds `imageCount`).
+    public static func idxLabels(_ url: URL, imageCount n: Int, images: String) throws -> [Int] {
+        let (ldims, lbody) = try readIDX(url)
+        guard ldims.count == 1 else {
+            throw DatasetError.labelMismatch(path: url.path, reason: "an IDX label file has 1 dimension, this one has \(ldims.count); did you swap images and labels?")
+        }
+        guard ldims[0] == n else {
+            throw DatasetError.labelMismatch(path: url.path, reason: "\(ldims[0]) labels for \(n) images in \(images); use the label file that belongs to the images")
+        }
+        return lbody.map(Int.init)
     }
 
     /// Reads an unsigned-byte IDX file: (dimensions, data).

@@ -43,4 +43,6 @@ public struct RandomStream: RandomNumberGenerator, Sendable, Equatable {
 /// Purposes for `RandomStream(seed:purpose:index:)`, so no two uses share a stream.
 enum StreamPurpose: UInt64 {
     case initialiseGenerator = 1, initialiseDiscriminator, epochOrder, step, fixedNoise, toyData
+    /// Conditional training: the class embeddings' initial values and the fakes' classes.
+    case initialiseEmbeddings, fakeLabels
 }

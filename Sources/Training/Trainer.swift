@@ -11,6 +11,15 @@ public protocol RealSamples {
     func batchesPerEpoch(batchSize: Int) -> Int
     /// Real batch number `number` (counted from the start of training), in `range`.
     func batch(number: Int, size: Int, range: (Float, Float), rng: inout RandomStream) -> Tensor
+    /// Classes the labels run over (0 for unlabelled samples).
+    var classCount: Int { get }
+    /// The class of each sample in real batch `number`, in batch order; nil when unlabelled.
+    func labels(number: Int, size: Int) -> [Int]?
+}
+
+extension RealSamples {
+    public var classCount: Int { 0 }
+    public func labels(number: Int, size: Int) -> [Int]? { nil }
 }
 
 /// An image set seen in a fresh seeded order every epoch, optionally with random flips.
@@ -29,15 +38,25 @@ public final class ShuffledImages: RealSamples {
     public func batchesPerEpoch(batchSize: Int) -> Int { max(1, dataset.count / batchSize) }
 
     public func batch(number: Int, size: Int, range: (Float, Float), rng: inout RandomStream) -> Tensor {
+        let flip = flips ? (0..<size).map { _ in rng.next() & 1 == 1 } : nil
+        return dataset.batch(indices(number: number, size: size), range: range, flip: flip)
+    }
+
+    public var classCount: Int { dataset.labels == nil ? 0 : max(dataset.classCount, dataset.classNames?.count ?? 0) }
+
+    public func labels(number: Int, size: Int) -> [Int]? {
+        dataset.labels.map { all in indices(number: number, size: size).map { all[$0] } }
+    }
+
+    /// Which images make real batch `number`: one seeded permutation per epoch.
+    private func indices(number: Int, size: Int) -> [Int] {
         let perEpoch = batchesPerEpoch(batchSize: size)
         let epoch = number / perEpoch, start = (number % perEpoch) * size
         if order.epoch != epoch {
             var r = RandomStream(seed: seed, purpose: StreamPurpose.epochOrder.rawValue, index: UInt64(epoch))
             order = (epoch, r.permutation(dataset.count))
         }
-        let indices = (0..<size).map { order.permutation[(start + $0) % dataset.count] }
-        let flip = flips ? (0..<size).map { _ in rng.next() & 1 == 1 } : nil
-        return dataset.batch(indices, range: range, flip: flip)
+        return (0..<size).map { order.permutation[(start + $0) % dataset.count] }
     }
 }
 
@@ -100,12 +119,15 @@ public struct TrainingConfig: Equatable, Sendable {
     public var seed: UInt64 = 0
     /// Images in the fixed noise batch used for progress samples.
     public var sampleCount = 64
+    /// Class-conditional training (the data must be labelled), or nil.
+    public var conditional: ConditionalSettings?
 
     public init(architecture: GANArchitecture) { self.architecture = architecture }
 
     /// A one-line fingerprint stored in checkpoints, so a resume with other settings is refused.
     public var fingerprint: String {
         "\(architecture)|\(batchSize)|\(discriminatorSteps)|\(loss)|\(generatorOptimizer)|\(discriminatorOptimizer)|\(schedule)|\(initialisation)|\(prior)|\(seed)"
+            + (conditional.map { "|\($0)" } ?? "")
     }
 }
 
@@ -132,21 +154,43 @@ public final class GANTrainer {
     /// Generator steps done.
     public private(set) var step = 0
     public let fixedNoise: Tensor       // (S, Z)
+    /// Conditional training: G's class embedding joined to its latents, D's as extra input channels.
+    public let latentJoin: LatentJoin?
+    public let labelChannels: LabelChannels?
+    /// Classes of the fixed noise batch: 0, 1, ..., classes - 1, 0, 1, ... (nil: unconditional).
+    public let fixedLabels: [Int]?
     public var range: (Float, Float) { config.architecture.outputRange }
 
     public init(config: TrainingConfig, data: RealSamples) throws {
         let arch = config.architecture
         var rg = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseGenerator.rawValue, index: 0)
         var rd = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseDiscriminator.rawValue, index: 0)
+        var generatorInput = arch.latentShape ?? [arch.latentSize], discriminatorInput = data.sampleShape
+        if let cond = config.conditional {
+            guard data.classCount > 0 else {
+                throw ConditionalError("the data has no labels; give --labels with IDX or .npy images, or put each class's PNGs in its own subfolder")
+            }
+            guard cond.classes >= 2 else {
+                throw ConditionalError("\(cond.classes) class; a conditional model needs at least 2 (the labels hold only class 0)")
+            }
+            guard data.classCount <= cond.classes else {
+                throw ConditionalError("the labels run up to class \(data.classCount - 1) but the model has \(cond.classes) classes")
+            }
+            guard cond.embeddingSize >= 1, cond.discriminatorChannels >= 1 else {
+                throw ConditionalError("embedding sizes must be at least 1")
+            }
+            generatorInput = try cond.joinedShape(latentSize: arch.latentSize, latentShape: arch.latentShape)
+            discriminatorInput[0] += cond.discriminatorChannels
+        }
         do {
-            generator = try Network(inputShape: arch.latentShape ?? [arch.latentSize], blueprints: arch.generator,
+            generator = try Network(inputShape: generatorInput, blueprints: arch.generator,
                                     initialisation: config.initialisation, rng: &rg)
         } catch let e as Network.BuildError { throw ArchitectureError(path: arch.name, reason: "generator \(e)") }
         guard generator.outputShape == data.sampleShape else {
             throw ArchitectureError(path: arch.name, reason: "the generator makes \(describeShape(generator.outputShape)) but the data is \(describeShape(data.sampleShape)); pick the preset or --image-size/--channels that match")
         }
         do {
-            discriminator = try Network(inputShape: data.sampleShape, blueprints: arch.discriminator,
+            discriminator = try Network(inputShape: discriminatorInput, blueprints: arch.discriminator,
                                         initialisation: config.initialisation, rng: &rd)
         } catch let e as Network.BuildError { throw ArchitectureError(path: arch.name, reason: "discriminator \(e)") }
         guard discriminator.outputShape == [1] else {
@@ -158,6 +202,28 @@ public final class GANTrainer {
         discriminatorOptimizer = config.discriminatorOptimizer.make()
         var rn = RandomStream(seed: config.seed, purpose: StreamPurpose.fixedNoise.rawValue, index: 0)
         fixedNoise = config.prior.sample(count: config.sampleCount, size: arch.latentSize, rng: &rn)
+        if let cond = config.conditional {
+            // N(0, 1) as PyTorch's nn.Embedding starts.
+            var re = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseEmbeddings.rawValue, index: 0)
+            func table(_ width: Int) -> Embedding {
+                Embedding(table: Tensor(shape: [cond.classes, width], data: (0..<(cond.classes * width)).map { _ in Float(re.nextNormal()) }))
+            }
+            latentJoin = LatentJoin(embedding: table(cond.embeddingSize), join: cond.join)
+            labelChannels = LabelChannels(embedding: table(cond.discriminatorChannels))
+            fixedLabels = (0..<config.sampleCount).map { $0 % cond.classes }
+        } else {
+            latentJoin = nil; labelChannels = nil; fixedLabels = nil
+        }
+    }
+
+    /// G's trained tensors by checkpoint name: the network's, then its class embedding.
+    public var generatorParameters: [(name: String, parameter: Parameter)] {
+        generator.namedParameters + (latentJoin.map { [("embedding", $0.embedding.table)] } ?? [])
+    }
+
+    /// D's trained tensors by checkpoint name: the network's, then its label-channel embedding.
+    public var discriminatorParameters: [(name: String, parameter: Parameter)] {
+        discriminator.namedParameters + (labelChannels.map { [("embedding", $0.embedding.table)] } ?? [])
     }
 
     public var batchesPerEpoch: Int { data.batchesPerEpoch(batchSize: config.batchSize) }
@@ -168,29 +234,36 @@ public final class GANTrainer {
     public func trainStep() -> StepStats {
         let c = config, b = c.batchSize, z = c.architecture.latentSize
         var rng = RandomStream(seed: c.seed, purpose: StreamPurpose.step.rawValue, index: UInt64(step))
+        // Fakes' classes come from a stream of their own, so unconditional runs draw as before.
+        var labelRng = RandomStream(seed: c.seed, purpose: StreamPurpose.fakeLabels.rawValue, index: UInt64(step))
         let lrFactor = c.schedule.rate(base: 1, epoch: Int(epoch))
         var dLoss: Float = 0, realScore: Float = 0
+        let dParameters = discriminatorParameters.map(\.parameter), gParameters = generatorParameters.map(\.parameter)
         for k in 0..<c.discriminatorSteps {
-            let real = data.batch(number: step * c.discriminatorSteps + k, size: b, range: range, rng: &rng)
-            let fake = generator.forward(c.prior.sample(count: b, size: z, rng: &rng), training: true, rng: &rng)
-            discriminator.zeroGradients()
-            let realLogits = discriminator.forward(real, training: true, rng: &rng)            // (N, 1)
+            let number = step * c.discriminatorSteps + k
+            let real = data.batch(number: number, size: b, range: range, rng: &rng)
+            let realLabels = latentJoin == nil ? nil : data.labels(number: number, size: b)
+            let fakeLabels = sampleLabels(b, rng: &labelRng)
+            let fake = generate(c.prior.sample(count: b, size: z, rng: &rng), labels: fakeLabels, training: true, rng: &rng)
+            for p in dParameters { p.zeroGradient() }
+            let realLogits = discriminate(real, labels: realLabels, rng: &rng)                 // (N, 1)
             let r = c.loss.discriminatorReal(realLogits)
-            discriminator.backward(r.grad)
-            let fakeLogits = discriminator.forward(fake, training: true, rng: &rng)            // (N, 1)
+            discriminatorBackward(r.grad)
+            let fakeLogits = discriminate(fake, labels: fakeLabels, rng: &rng)                 // (N, 1)
             let f = c.loss.discriminatorFake(fakeLogits)
-            discriminator.backward(f.grad)
-            discriminatorOptimizer.step(discriminator.parameters, learningRate: discriminatorOptimizer.learningRate * lrFactor)
+            discriminatorBackward(f.grad)
+            discriminatorOptimizer.step(dParameters, learningRate: discriminatorOptimizer.learningRate * lrFactor)
             dLoss = r.loss + f.loss
             realScore = meanProbability(realLogits)
         }
-        generator.zeroGradients()
-        let fake = generator.forward(c.prior.sample(count: b, size: z, rng: &rng), training: true, rng: &rng)
-        let logits = discriminator.forward(fake, training: true, rng: &rng)
+        for p in gParameters { p.zeroGradient() }
+        let labels = sampleLabels(b, rng: &labelRng)
+        let fake = generate(c.prior.sample(count: b, size: z, rng: &rng), labels: labels, training: true, rng: &rng)
+        let logits = discriminate(fake, labels: labels, rng: &rng)
         let g = c.loss.generator(fake: logits)
-        let gradFake = discriminator.backward(g.gradFake, needInputGradient: true)!
-        generator.backward(gradFake)
-        generatorOptimizer.step(generator.parameters, learningRate: generatorOptimizer.learningRate * lrFactor)
+        let gradFake = discriminatorBackward(g.gradFake, needInputGradient: true)!
+        generatorBackward(gradFake)
+        generatorOptimizer.step(gParameters, learningRate: generatorOptimizer.learningRate * lrFactor)
         step += 1
         return StepStats(step: step, epoch: epoch, discriminatorLoss: dLoss, generatorLoss: g.loss,
                          realScore: realScore, fakeScore: meanProbability(logits),
@@ -201,7 +274,40 @@ public final class GANTrainer {
     /// exported model computes them): (S, C, H, W).
     public func samples() -> Tensor {
         var rng = RandomStream(seed: 0)
-        return generator.forward(fixedNoise, training: false, rng: &rng)
+        return generate(fixedNoise, labels: fixedLabels, training: false, rng: &rng)
+    }
+
+    // MARK: Conditioning
+
+    /// Uniform classes for a batch of fakes, or nil when unconditional.
+    func sampleLabels(_ count: Int, rng: inout RandomStream) -> [Int]? {
+        guard let classes = config.conditional?.classes else { return nil }
+        return (0..<count).map { _ in rng.nextIndex(classes) }
+    }
+
+    /// G(z), or G(z joined with the labels' embedding) for a conditional model.
+    func generate(_ z: Tensor, labels: [Int]?, training: Bool, rng: inout RandomStream) -> Tensor {
+        guard let latentJoin, let labels else { return generator.forward(z, training: training, rng: &rng) }
+        return generator.forward(latentJoin.forward(z, labels: labels), training: training, rng: &rng)
+    }
+
+    /// D(x), or D(x with the labels' channels) for a conditional model.
+    func discriminate(_ x: Tensor, labels: [Int]?, rng: inout RandomStream) -> Tensor {
+        guard let labelChannels, let labels else { return discriminator.forward(x, training: true, rng: &rng) }
+        return discriminator.forward(labelChannels.forward(x, labels: labels), training: true, rng: &rng)
+    }
+
+    /// Backpropagates through D (and its label channels); returns the image's gradient when asked.
+    @discardableResult
+    func discriminatorBackward(_ grad: Tensor, needInputGradient: Bool = false) -> Tensor? {
+        guard let labelChannels else { return discriminator.backward(grad, needInputGradient: needInputGradient) }
+        return labelChannels.backward(discriminator.backward(grad, needInputGradient: true)!)
+    }
+
+    /// Backpropagates through G (and its class embedding).
+    func generatorBackward(_ grad: Tensor) {
+        guard let latentJoin else { generator.backward(grad); return }
+        latentJoin.backward(generator.backward(grad, needInputGradient: true)!)
     }
 
     // MARK: Checkpoints
@@ -210,15 +316,14 @@ public final class GANTrainer {
     /// Every random stream is derived from (seed, step), so the step is the whole RNG state.
     public func saveCheckpoint(to url: URL) throws {
         var tensors: [(name: String, record: TensorRecord)] = []
-        func add(_ prefix: String, _ net: Network, _ opt: Optimizer) {
-            for (name, p) in net.namedParameters + net.namedBuffers { tensors.append((prefix + name, TensorRecord(p.value))) }
-            let params = net.namedParameters
+        func add(_ prefix: String, _ params: [(name: String, parameter: Parameter)], _ net: Network, _ opt: Optimizer) {
+            for (name, p) in params + net.namedBuffers { tensors.append((prefix + name, TensorRecord(p.value))) }
             for (i, state) in opt.state.enumerated() {
                 for (j, s) in state.enumerated() { tensors.append(("\(prefix)opt.\(params[i].name).\(opt.stateNames[j])", TensorRecord(s))) }
             }
         }
-        add("G.", generator, generatorOptimizer)
-        add("D.", discriminator, discriminatorOptimizer)
+        add("G.", generatorParameters, generator, generatorOptimizer)
+        add("D.", discriminatorParameters, discriminator, discriminatorOptimizer)
         let next = RandomStream(seed: config.seed, purpose: StreamPurpose.step.rawValue, index: UInt64(step))
         let meta = ["format": "forger-checkpoint", "step": "\(step)", "seed": "\(config.seed)",
                     "rng_state": "\(next.state)", "G.opt_steps": "\(generatorOptimizer.stepCount)",
@@ -247,24 +352,30 @@ public final class GANTrainer {
             }
             return r.tensor
         }
-        func restore(_ prefix: String, _ net: Network, _ opt: Optimizer, steps: String?) throws {
-            for (name, p) in net.namedParameters + net.namedBuffers { p.value = try take(prefix + name, p.value.shape) }
+        func restore(_ prefix: String, _ params: [(name: String, parameter: Parameter)], _ net: Network, _ opt: Optimizer,
+                     steps: String?) throws {
+            for (name, p) in params + net.namedBuffers { p.value = try take(prefix + name, p.value.shape) }
             opt.stepCount = Int(steps ?? "") ?? 0
-            let params = net.namedParameters
             opt.state = opt.stepCount == 0 ? [] : try params.map { name, p in
                 try opt.stateNames.map { try take("\(prefix)opt.\(name).\($0)", p.value.shape) }
             }
         }
-        try restore("G.", generator, generatorOptimizer, steps: meta["G.opt_steps"])
-        try restore("D.", discriminator, discriminatorOptimizer, steps: meta["D.opt_steps"])
+        try restore("G.", generatorParameters, generator, generatorOptimizer, steps: meta["G.opt_steps"])
+        try restore("D.", discriminatorParameters, discriminator, discriminatorOptimizer, steps: meta["D.opt_steps"])
         step = savedStep
     }
 
     // MARK: Export
 
-    /// The generator as a Forger model directory (model.json + weights.safetensors).
+    /// The generator as a Forger model directory (model.json + weights.safetensors); a
+    /// conditional one declares its class embedding ("embedding") in model.json's conditioning.
     public func exportModel(to directory: URL, name: String, description: String, training: JSONValue?) throws {
-        let (specs, tensors) = generator.exportSpecs()
+        var (specs, tensors) = generator.exportSpecs()
+        var conditioning: ConditioningSpec? = nil
+        if let latentJoin, let cond = config.conditional {
+            conditioning = ConditioningSpec(classes: cond.classes, embedding: "embedding", join: cond.join, labels: cond.classNames)
+            tensors.insert(("embedding", TensorRecord(latentJoin.embedding.table.value)), at: 0)
+        }
         let out = generator.outputShape
         let arch = config.architecture
         let distribution: LatentDistribution
@@ -273,10 +384,11 @@ public final class GANTrainer {
         case .uniform(let lo, let hi), .stratified(let lo, let hi): distribution = .uniform(low: lo, high: hi)
         }
         let manifest = ModelManifest(name: name, description: description, latentSize: arch.latentSize,
-                                     latentShape: arch.latentShape, distribution: distribution,
+                                     latentShape: arch.latentShape == nil ? nil : generator.inputShape,   // the joined latent's view
+                                     distribution: distribution,
                                      outputChannels: out[0], outputHeight: out.count > 1 ? out[1] : 1,
                                      outputWidth: out.count > 2 ? out[2] : 1, outputRange: range,
-                                     layers: specs, training: training)
+                                     conditioning: conditioning, layers: specs, training: training)
         try ModelStore.save(manifest, tensors: tensors, to: directory)
     }
 }

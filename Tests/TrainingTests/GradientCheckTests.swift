@@ -1,5 +1,6 @@
 import XCTest
 import Tensor
+import NN
 @testable import Training
 
 /// Every backward against central finite differences of L = sum(y * r), r fixed and random.
@@ -123,6 +124,48 @@ final class GradientCheckTests: XCTestCase {
         e.backward(r)
         let numeric = numericGradient(of: e.table, step: 1e-2) { dot(e.forward(labels), r) }
         assertClose(e.table.gradient.data, numeric, 1e-3, "embedding table")
+    }
+
+    func testLatentJoinBackwardForEveryJoin() {
+        for join in [Conditioning.Join.concatLatentFirst, .concatLabelFirst, .multiply] {
+            var rng = RandomStream(seed: 12)
+            let op = LatentJoin(embedding: Embedding(table: randomTensor([3, join == .multiply ? 4 : 2], &rng)), join: join)
+            let z = Parameter(randomTensor([5, 4], &rng)), labels = [2, 0, 2, 1, 0]
+            let r = randomTensor([5, join == .multiply ? 4 : 6], &rng)
+            _ = op.forward(z.value, labels: labels)
+            let dz = op.backward(r)
+            assertClose(dz.data, numericGradient(of: z, step: 1e-2) { dot(op.forward(z.value, labels: labels), r) }, 1e-3, "\(join) latents")
+            assertClose(op.embedding.table.gradient.data,
+                        numericGradient(of: op.embedding.table, step: 1e-2) { dot(op.forward(z.value, labels: labels), r) }, 1e-3,
+                        "\(join) embedding")
+        }
+    }
+
+    func testLatentJoinMatchesTheEngine() {
+        // The trainer's join is the one model.json declares: NN's Conditioning, value for value.
+        var rng = RandomStream(seed: 13)
+        let table = randomTensor([3, 2], &rng), z = randomTensor([4, 5], &rng), labels = [1, 2, 0, 1]
+        let y = LatentJoin(embedding: Embedding(table: table), join: .concatLabelFirst).forward(z, labels: labels)
+        XCTAssertEqual(y.shape, [4, 7])
+        XCTAssertEqual(Array(y.data[0..<7]), Array(table.data[2..<4]) + Array(z.data[0..<5]))
+        XCTAssertEqual(y.data, Conditioning(embedding: table, join: .concatLabelFirst).apply(z, labels: labels).data)
+    }
+
+    func testLabelChannelsBackward() {
+        var rng = RandomStream(seed: 14)
+        let op = LabelChannels(embedding: Embedding(table: randomTensor([3, 2], &rng)))
+        let x = Parameter(randomTensor([3, 2, 4, 3], &rng)), labels = [1, 1, 2]
+        let r = randomTensor([3, 4, 4, 3], &rng)
+        let y = op.forward(x.value, labels: labels)
+        XCTAssertEqual(y.shape, [3, 4, 4, 3])
+        // Image 2's channel 3 is class 2's second embedding value at every pixel.
+        XCTAssertEqual(Set(y.data[(2 * 48 + 3 * 12)..<(2 * 48 + 4 * 12)]), [op.embedding.table.value.data[5]])
+        let dx = op.backward(r)
+        assertClose(dx.data, numericGradient(of: x, step: 1e-2) { dot(op.forward(x.value, labels: labels), r) }, 1e-3, "label channels image")
+        assertClose(op.embedding.table.gradient.data,
+                    numericGradient(of: op.embedding.table, step: 1e-2) { dot(op.forward(x.value, labels: labels), r) }, 1e-3,
+                    "label channels embedding")
+        XCTAssertEqual(Array(op.embedding.table.gradient.data[0..<2]), [0, 0], "class 0 is not in the batch")
     }
 
     func testLossGradientsAndStability() {

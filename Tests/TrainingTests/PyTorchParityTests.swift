@@ -1,12 +1,14 @@
 import XCTest
 import Tensor
 import ModelIO
+import NN
 @testable import Training
 
 /// Whole-network gradients against PyTorch 1.13 autograd (Debian python3-torch), from
 /// Fixtures/gan_small written by Tools/make_training_fixtures.py: one non-saturating generator
 /// step through D, one real half of the discriminator step, batch-norm running statistics,
-/// and one Adam step.
+/// and one Adam step. Fixtures/gan_cond does the same for a class-conditional pair as the
+/// trainer builds it: G's embedding joined to z, D's broadcast as extra input channels.
 final class PyTorchParityTests: XCTestCase {
     let bn = LayerBlueprint.batchNorm(eps: 1e-5, momentum: 0.1)
     var generatorBlueprints: [LayerBlueprint] {
@@ -21,8 +23,8 @@ final class PyTorchParityTests: XCTestCase {
          .flatten, .linear(out: 1, bias: true)]
     }
 
-    func load(_ file: String) throws -> [String: Tensor] {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/gan_small/\(file)", withExtension: "safetensors"))
+    func load(_ file: String, from fixture: String = "gan_small") throws -> [String: Tensor] {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures/\(fixture)/\(file)", withExtension: "safetensors"))
         return Dictionary(uniqueKeysWithValues: try SafeTensors.read(url).map { ($0.name, $0.record.tensor) })
     }
 
@@ -79,6 +81,67 @@ final class PyTorchParityTests: XCTestCase {
         XCTAssertEqual(r.loss, try XCTUnwrap(expected["loss_d_real"]).data[0], accuracy: 1e-5)
         d.backward(r.grad)
         for (name, p) in d.namedParameters {
+            assertClose(p.gradient.data, try XCTUnwrap(expected["realstep.D." + name + ".grad"]).data, 1e-4, "D.\(name) real-step gradient")
+        }
+    }
+
+    func testConditionalTrainerGradientsMatchAutograd() throws {
+        let weights = try load("weights", from: "gan_cond"), inputs = try load("inputs", from: "gan_cond")
+        let expected = try load("expected", from: "gan_cond")
+        let z = try XCTUnwrap(inputs["z"]), real = try XCTUnwrap(inputs["real"])
+        let labels = try XCTUnwrap(inputs["labels"]).data.map { Int($0) }
+        let realLabels = try XCTUnwrap(inputs["real_labels"]).data.map { Int($0) }
+        let arch = GANArchitecture(
+            name: "cond-parity", latentSize: 4, latentShape: [4, 1, 1],
+            generator: [.convTranspose2d(out: 3, kernel: 4, stride: 1, padding: 0, outputPadding: 0, bias: false), bn,
+                        .activation(.relu), .upsample(scale: 2), .conv2d(out: 1, kernel: 3, stride: 1, padding: 1, bias: true),
+                        .activation(.tanh)],
+            discriminator: discriminatorBlueprints)
+        let data = ImageDataset(channels: 1, height: 8, width: 8, pixels: [UInt8](repeating: 0, count: 3 * 64), labels: [0, 1, 2],
+                                source: "labels only")
+        func trainer(_ join: Conditioning.Join, _ g: String) throws -> GANTrainer {
+            var config = TrainingConfig(architecture: arch)
+            config.conditional = ConditionalSettings(classes: 3, join: join, latentSize: 4, embeddingSize: join == .multiply ? 4 : 2)
+            let t = try GANTrainer(config: config, data: ShuffledImages(data, seed: 0, flips: false))
+            for (prefix, named) in [(g, t.generatorParameters + t.generator.namedBuffers),
+                                    ("D.", t.discriminatorParameters + t.discriminator.namedBuffers)] {
+                for (name, p) in named {
+                    let w = try XCTUnwrap(weights[prefix + name], "fixture lacks \(prefix + name)")
+                    XCTAssertEqual(w.shape, p.value.shape, prefix + name)
+                    p.value = w
+                }
+            }
+            return t
+        }
+
+        // One generator step through D, for each join, with the trainer's own forward and backward.
+        for (join, g) in [(Conditioning.Join.concatLatentFirst, "G."), (.multiply, "GM.")] {
+            let t = try trainer(join, g)
+            var rng = RandomStream(seed: 0)
+            let fake = t.generate(z, labels: labels, training: true, rng: &rng)
+            XCTAssertLessThan(maxAbsDifference(fake, try XCTUnwrap(expected[g + "fake"])), 1e-5, "\(join) G output")
+            let logits = t.discriminate(fake, labels: labels, rng: &rng)
+            XCTAssertLessThan(maxAbsDifference(logits, try XCTUnwrap(expected[g + "logits_fake"])), 1e-5, "\(join) D logits")
+            let loss = GANLoss.nonSaturating.generator(fake: logits)
+            XCTAssertEqual(loss.loss, try XCTUnwrap(expected[g + "loss_g"]).data[0], accuracy: 1e-5)
+            for (_, p) in t.generatorParameters + t.discriminatorParameters { p.zeroGradient() }
+            t.generatorBackward(try XCTUnwrap(t.discriminatorBackward(loss.gradFake, needInputGradient: true)))
+            for (prefix, named) in [(g, t.generatorParameters), ("D.", t.discriminatorParameters)] {
+                for (name, p) in named {
+                    let want = try XCTUnwrap(expected[g + "grad." + prefix + name], "no expected gradient for \(prefix + name)")
+                    assertClose(p.gradient.data, want.data, 1e-4, "\(join): \(prefix)\(name) gradient")
+                }
+            }
+        }
+
+        // The real half of a discriminator step: real images with their own labels.
+        let t = try trainer(.concatLatentFirst, "G.")
+        var rng = RandomStream(seed: 0)
+        for (_, p) in t.discriminatorParameters { p.zeroGradient() }
+        let r = GANLoss.nonSaturating.discriminatorReal(t.discriminate(real, labels: realLabels, rng: &rng))
+        XCTAssertEqual(r.loss, try XCTUnwrap(expected["realstep.loss_d_real"]).data[0], accuracy: 1e-5)
+        t.discriminatorBackward(r.grad)
+        for (name, p) in t.discriminatorParameters {
             assertClose(p.gradient.data, try XCTUnwrap(expected["realstep.D." + name + ".grad"]).data, 1e-4, "D.\(name) real-step gradient")
         }
     }
