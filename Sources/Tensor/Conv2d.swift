@@ -48,33 +48,51 @@ public enum Conv2d {
     }
 
     /// Unfolds one image (C, H, W) into columns (C*kh*kw, OH*OW); zero where the patch
-    /// reaches into padding.
+    /// reaches into padding. Each column row is a zero prefix, a copy (strided when the stride
+    /// is) and a zero suffix, so the inner loops carry no bounds tests.
     public static func im2col(_ x: UnsafePointer<Float>, height h: Int, width w: Int,
                               geometry g: ConvGeometry, outHeight oh: Int, outWidth ow: Int,
                               into col: UnsafeMutablePointer<Float>) {
+        let sx = g.strideWidth
         var row = 0
         for c in 0..<g.inChannels {
             let plane = x + c * h * w
             for ki in 0..<g.kernelHeight {
                 for kj in 0..<g.kernelWidth {
                     let dst = col + row * oh * ow
+                    let offset = kj - g.padding.left                     // ix = ox * sx + offset
+                    let (ox0, ox1) = validRange(offset: offset, stride: sx, limit: w, count: ow)
                     for oy in 0..<oh {
                         let iy = oy * g.strideHeight - g.padding.top + ki
                         let line = dst + oy * ow
-                        if iy < 0 || iy >= h {
+                        if iy < 0 || iy >= h || ox0 >= ox1 {
                             line.update(repeating: 0, count: ow)
                             continue
                         }
-                        let srcLine = plane + iy * w
-                        for ox in 0..<ow {
-                            let ix = ox * g.strideWidth - g.padding.left + kj
-                            line[ox] = (ix >= 0 && ix < w) ? srcLine[ix] : 0
+                        if ox0 > 0 { line.update(repeating: 0, count: ox0) }
+                        if ox1 < ow { (line + ox1).update(repeating: 0, count: ow - ox1) }
+                        let srcLine = plane + iy * w + offset
+                        if sx == 1 {
+                            (line + ox0).update(from: srcLine + ox0, count: ox1 - ox0)
+                        } else {
+                            for ox in ox0..<ox1 { line[ox] = srcLine[ox * sx] }
                         }
                     }
                     row += 1
                 }
             }
         }
+    }
+
+    /// The positions p in 0..<count whose source index p * stride + offset lies in 0..<limit,
+    /// as a half-open range (empty when lower >= upper).
+    @inline(__always)
+    public static func validRange(offset: Int, stride: Int, limit: Int, count: Int) -> (lower: Int, upper: Int) {
+        // lower: smallest p >= 0 with p * stride + offset >= 0; upper: one past the largest with < limit.
+        let lower = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let last = limit - 1 - offset
+        let upper = last < 0 ? 0 : min(count, last / stride + 1)
+        return (min(lower, count), upper)
     }
 
     /// Plain-loop reference: the definition of a cross-correlation with zero padding.

@@ -46,22 +46,27 @@ public enum ConvTranspose2d {
     public static func col2im(_ col: UnsafePointer<Float>, height h: Int, width w: Int,
                               geometry g: ConvGeometry, outHeight oh: Int, outWidth ow: Int,
                               into y: UnsafeMutablePointer<Float>) {
+        let sx = g.strideWidth
         var row = 0
         for o in 0..<g.outChannels {
             let plane = y + o * oh * ow
             for ki in 0..<g.kernelHeight {
                 for kj in 0..<g.kernelWidth {
                     let src = col + row * h * w
+                    let offset = kj - g.padding.left                      // ox = ix * sx + offset
+                    let (ix0, ix1) = Conv2d.validRange(offset: offset, stride: sx, limit: ow, count: w)
+                    row += 1
+                    if ix0 >= ix1 { continue }
                     for iy in 0..<h {
                         let oy = iy * g.strideHeight - g.padding.top + ki
                         if oy < 0 || oy >= oh { continue }
-                        let line = plane + oy * ow, srcLine = src + iy * w
-                        for ix in 0..<w {
-                            let ox = ix * g.strideWidth - g.padding.left + kj
-                            if ox >= 0 && ox < ow { line[ox] += srcLine[ix] }
+                        let line = plane + oy * ow + offset, srcLine = src + iy * w
+                        if sx == 1 {
+                            for ix in ix0..<ix1 { line[ix] += srcLine[ix] }
+                        } else {
+                            for ix in ix0..<ix1 { line[ix * sx] += srcLine[ix] }
                         }
                     }
-                    row += 1
                 }
             }
         }

@@ -44,6 +44,9 @@ final class KernelTests: XCTestCase {
             ConvGeometry(inChannels: 4, outChannels: 3, kernel: 1),
             ConvGeometry(inChannels: 2, outChannels: 3, kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1,
                          padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1)),
+            // Padding wider than the kernel: whole column rows and lines fall in the padding.
+            ConvGeometry(inChannels: 2, outChannels: 2, kernelHeight: 2, kernelWidth: 2, strideHeight: 3, strideWidth: 3,
+                         padding: Padding2D(top: 3, bottom: 4, left: 3, right: 5)),
         ]
         for g in cases {
             let x = v.tensor([3, g.inChannels, 7, 6])
@@ -64,6 +67,8 @@ final class KernelTests: XCTestCase {
             ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
             ConvGeometry(inChannels: 3, outChannels: 2, kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 3,
                          padding: Padding2D(top: 0, bottom: 1, left: 1, right: 0), outputPaddingHeight: 1, outputPaddingWidth: 2),
+            // Cropping a whole kernel's reach on every side: edge inputs land nowhere.
+            ConvGeometry(inChannels: 2, outChannels: 2, kernel: 2, stride: 2, padding: 2),
         ]
         for g in cases {
             let x = v.tensor([2, g.inChannels, 5, 4])
