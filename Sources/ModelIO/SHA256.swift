@@ -1,5 +1,9 @@
+import CSHA256
+
 /// SHA-256 (FIPS 180-4), used to name a model's weights in recipes and vector libraries.
 /// Whole blocks are hashed straight from the caller's bytes; nothing is allocated per block.
+/// Runs of blocks go through the x86 SHA extensions when the CPU has them (CSHA256), else
+/// through the portable compression below; `hardware: false` forces the portable one.
 public struct SHA256 {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
@@ -16,7 +20,11 @@ public struct SHA256 {
         0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]
 
-    public init() {}
+    /// Whether this machine's CPU hashes with its SHA instructions.
+    public static let hardwareAvailable = forger_sha256_hardware() == 1
+    private let hardware: Bool
+
+    public init(hardware: Bool = SHA256.hardwareAvailable) { self.hardware = hardware && Self.hardwareAvailable }
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         length &+= UInt64(bytes.count)
@@ -26,13 +34,14 @@ public struct SHA256 {
             pending += bytes[0..<take]
             offset = take
             if pending.count == 64 {
-                pending.withUnsafeBytes { compress($0.baseAddress!) }
+                pending.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        while bytes.count - offset >= 64 {
-            compress(bytes.baseAddress! + offset)
-            offset += 64
+        let blocks = (bytes.count - offset) / 64
+        if blocks > 0 {
+            compress(bytes.baseAddress! + offset, blocks: blocks)
+            offset += 64 * blocks
         }
         if offset < bytes.count { pending += bytes[offset...] }
     }
@@ -50,10 +59,7 @@ public struct SHA256 {
         for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bits >> (UInt64(i) * 8))) }
         let last = pending + tail
         pending = []
-        last.withUnsafeBytes { raw in
-            var o = 0
-            while o < raw.count { compress(raw.baseAddress! + o); o += 64 }
-        }
+        last.withUnsafeBytes { compress($0.baseAddress!, blocks: $0.count / 64) }
         return [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7].flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (24 - 8 * UInt32($0))) } }
     }
 
@@ -61,6 +67,18 @@ public struct SHA256 {
         var s = SHA256()
         s.update(bytes)
         return s.finalize().map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    private mutating func compress(_ start: UnsafeRawPointer, blocks: Int) {
+        if hardware {
+            var state = [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7]
+            state.withUnsafeMutableBufferPointer { s in
+                forger_sha256_blocks(s.baseAddress!, start.assumingMemoryBound(to: UInt8.self), blocks)
+            }
+            h = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
+            return
+        }
+        for b in 0..<blocks { compress(start + 64 * b) }
     }
 
     private mutating func compress(_ block: UnsafeRawPointer) {

@@ -218,4 +218,28 @@ final class ModelRefusalTests: XCTestCase {
         for size in [1, 63, 64, 65, 3, 200, 604] { pieces.update(bytes[start..<(start + size)]); start += size }
         XCTAssertEqual(pieces.finalize(), { var one = SHA256(); one.update(bytes); return one.finalize() }())
     }
+
+    /// The SHA-extension path (where the CPU has it) and the portable one agree on every length
+    /// around the block and padding boundaries, and on a megabyte; both match a known answer.
+    func testSHA256HardwareAndPortableAgree() throws {
+        func digest(_ bytes: [UInt8], hardware: Bool) -> [UInt8] {
+            var s = SHA256(hardware: hardware)
+            s.update(bytes)
+            return s.finalize()
+        }
+        var lengths = Array(0...200) + [447, 448, 511, 512, 513, 4095, 4096, 4097]
+        lengths.append(1 << 20)
+        for n in lengths {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: ($0 &* 131) ^ ($0 >> 8)) }
+            XCTAssertEqual(digest(bytes, hardware: true), digest(bytes, hardware: false), "\(n) bytes")
+        }
+        // FIPS 180-4 example: two blocks once padded.
+        var s = SHA256(hardware: false)
+        s.update(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        XCTAssertEqual(s.finalize().map { String(format: "%02x", $0) }.joined(),
+                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        if !SHA256.hardwareAvailable { throw XCTSkip("this CPU has no SHA extensions; only the portable path ran") }
+    }
 }
