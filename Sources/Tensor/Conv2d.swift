@@ -58,18 +58,20 @@ public enum Conv2d {
             for ki in 0..<g.kernelHeight {
                 for kj in 0..<g.kernelWidth {
                     let dst = col + row * oh * ow
+                    // Output columns lo..<hi read inside the image; the rest are padding.
+                    let sw = g.strideWidth, start = kj - g.padding.left
+                    let (lo, hi) = PhasedConv.inside(start: start, step: sw, count: ow, size: w)
                     for oy in 0..<oh {
                         let iy = oy * g.strideHeight - g.padding.top + ki
                         let line = dst + oy * ow
-                        if iy < 0 || iy >= h {
+                        if iy < 0 || iy >= h || lo >= hi {
                             line.update(repeating: 0, count: ow)
                             continue
                         }
-                        let srcLine = plane + iy * w
-                        for ox in 0..<ow {
-                            let ix = ox * g.strideWidth - g.padding.left + kj
-                            line[ox] = (ix >= 0 && ix < w) ? srcLine[ix] : 0
-                        }
+                        let srcLine = plane + iy * w + start
+                        for ox in 0..<lo { line[ox] = 0 }
+                        for ox in lo..<hi { line[ox] = srcLine[ox * sw] }
+                        for ox in hi..<ow { line[ox] = 0 }
                     }
                     row += 1
                 }

@@ -52,14 +52,14 @@ public enum ConvTranspose2d {
             for ki in 0..<g.kernelHeight {
                 for kj in 0..<g.kernelWidth {
                     let src = col + row * h * w
+                    // Input columns lo..<hi land inside the output; the rest fall in the cropped border.
+                    let sw = g.strideWidth, start = kj - g.padding.left
+                    let (lo, hi) = PhasedConv.inside(start: start, step: sw, count: w, size: ow)
                     for iy in 0..<h {
                         let oy = iy * g.strideHeight - g.padding.top + ki
                         if oy < 0 || oy >= oh { continue }
-                        let line = plane + oy * ow, srcLine = src + iy * w
-                        for ix in 0..<w {
-                            let ox = ix * g.strideWidth - g.padding.left + kj
-                            if ox >= 0 && ox < ow { line[ox] += srcLine[ix] }
-                        }
+                        let line = plane + oy * ow + start, srcLine = src + iy * w
+                        for ix in lo..<hi { line[ix * sw] += srcLine[ix] }
                     }
                     row += 1
                 }

@@ -78,4 +78,77 @@ final class TrainingKernelTests: XCTestCase {
             assertIdentical(sums, expected, "\(shape)")
         }
     }
+
+    /// Strides 1-3, symmetric and one-sided padding, kernels wider than the stride: the column
+    /// ranges that read padding start late, end early, or are empty.
+    let geometries: [ConvGeometry] = [
+        ConvGeometry(inChannels: 2, outChannels: 3, kernel: 4, stride: 2, padding: 1),
+        ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 2),
+        ConvGeometry(inChannels: 1, outChannels: 2, kernel: 5, stride: 3, padding: 0),
+        ConvGeometry(inChannels: 2, outChannels: 2, kernelHeight: 3, kernelWidth: 4, strideHeight: 2, strideWidth: 3,
+                     padding: Padding2D(top: 0, bottom: 2, left: 3, right: 0)),
+        ConvGeometry(inChannels: 2, outChannels: 2, kernelHeight: 2, kernelWidth: 5, strideHeight: 1, strideWidth: 2,
+                     padding: Padding2D(top: 1, bottom: 1, left: 0, right: 4)),
+    ]
+
+    func testIm2colIsTheGatherDefinition() {
+        for g in geometries {
+            let (h, w) = (7, 8)
+            let (oh, ow) = g.convOutputSize(height: h, width: w)
+            var v = Values(state: 30)
+            let x = v.tensor([g.inChannels, h, w])
+            var col = [Float](repeating: .nan, count: g.patchSize * oh * ow)
+            x.data.withUnsafeBufferPointer { xb in
+                col.withUnsafeMutableBufferPointer { cb in
+                    Conv2d.im2col(xb.baseAddress!, height: h, width: w, geometry: g, outHeight: oh, outWidth: ow, into: cb.baseAddress!)
+                }
+            }
+            var expected = [Float](repeating: 0, count: col.count)
+            for c in 0..<g.inChannels {
+                for ki in 0..<g.kernelHeight {
+                    for kj in 0..<g.kernelWidth {
+                        let row = (c * g.kernelHeight + ki) * g.kernelWidth + kj
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                let iy = oy * g.strideHeight - g.padding.top + ki, ix = ox * g.strideWidth - g.padding.left + kj
+                                if iy >= 0, iy < h, ix >= 0, ix < w { expected[(row * oh + oy) * ow + ox] = x.data[(c * h + iy) * w + ix] }
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(col.map(\.bitPattern), expected.map(\.bitPattern), "\(g)")
+        }
+    }
+
+    func testCol2imIsTheScatterDefinition() {
+        for g in geometries {
+            let (h, w) = (5, 6)
+            let (oh, ow) = g.transposedOutputSize(height: h, width: w)
+            var v = Values(state: 40)
+            let col = v.tensor([g.outChannels * g.kernelHeight * g.kernelWidth, h * w])
+            let start = v.tensor([g.outChannels, oh, ow])
+            var y = start.data
+            col.data.withUnsafeBufferPointer { cb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    ConvTranspose2d.col2im(cb.baseAddress!, height: h, width: w, geometry: g, outHeight: oh, outWidth: ow, into: yb.baseAddress!)
+                }
+            }
+            var expected = start.data
+            for o in 0..<g.outChannels {
+                for ki in 0..<g.kernelHeight {
+                    for kj in 0..<g.kernelWidth {
+                        let row = (o * g.kernelHeight + ki) * g.kernelWidth + kj
+                        for iy in 0..<h {
+                            for ix in 0..<w {
+                                let oy = iy * g.strideHeight - g.padding.top + ki, ox = ix * g.strideWidth - g.padding.left + kj
+                                if oy >= 0, oy < oh, ox >= 0, ox < ow { expected[(o * oh + oy) * ow + ox] += col.data[row * h * w + iy * w + ix] }
+                            }
+                        }
+                    }
+                }
+            }
+            XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern), "\(g)")
+        }
+    }
 }
