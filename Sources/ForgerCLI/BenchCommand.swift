@@ -27,7 +27,8 @@ struct Bench: ParsableCommand {
         rows are (warm-up, best of --repeats windows of at least --training-seconds, best over --threads), \
         beside PyTorch's figures at 1 thread (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, \
         torch.set_num_threads(1)), at its default threads, and at all cores when its default uses fewer; \
-        the ratio is to PyTorch's best of them.
+        the ratio is to PyTorch's best of them. PyTorch gets the OpenBLAS kernels Forger selects where \
+        Debian's OpenBLAS falls back to generic ones.
         """)
 
     @Option(help: "Directory holding one model directory per benchmark generator.")
@@ -46,7 +47,7 @@ struct Bench: ParsableCommand {
     var only: String?
     @Flag(help: "Skip the cold-start measurement.")
     var noColdStart = false
-    @Option(help: "Batch size of the GAN training row (the peers' row is at 64).")
+    @Option(help: "Batch size of the GAN training row (Tools/bench.sh times the peer at the same size; no ratio if they differ).")
     var trainingBatch = 64
     @Option(help: "Minimum seconds per timed window of the GAN training row.")
     var trainingSeconds = 1.0
