@@ -1,13 +1,22 @@
 #!/bin/sh
-# The inference benchmark in one command: builds Forger (release), writes the three benchmark
-# generators with fixed random weights (Tools/bench_models.py, Debian python3-torch) into .bench/
-# (ignored by git), makes the onnxruntime venv if missing, times the peers (Tools/bench_peers.py)
-# and prints Forger's table beside theirs (`forger bench --peers`).
+# The benchmark in one command: builds Forger (release), writes the three benchmark generators
+# with fixed random weights (Tools/bench_models.py, Debian python3-torch) into .bench/ (ignored by
+# git), makes the onnxruntime venv if missing, times the peers (Tools/bench_peers.py) and prints
+# Forger's table beside theirs (`forger bench --peers`).
 #
-#   Tools/bench.sh [extra `forger bench` options, e.g. --batches 1,64]
+#   Tools/bench.sh [extra `forger bench` options, e.g. --batches 1,64, --training-only, --no-training]
 #
 # BENCH_THREADS lists the peers' thread counts; each figure is a peer's best of them
 # (default: 1 and the machine's cores; Forger runs one worker per core).
+#
+# The GAN training row (iterations/s, Forger and PyTorch): generator C (z 100 -> linear 6272 + BN
+# + relu -> (128, 7, 7) -> convT(128, 64, 4, 2, 1) + BN + relu -> convT(64, 1, 4, 2, 1) + tanh)
+# against the discriminator conv(1, 64, 4, 2, 1) + leaky relu 0.2 -> conv(64, 128, 4, 2, 1, no
+# bias) + BN + leaky relu 0.2 -> flatten -> linear(6272, 1), batch 64 (--training-batch), Adam lr
+# 2e-4 betas 0.5/0.999, one D step (real batch, then fake batch) and one G step per iteration,
+# non-saturating loss. The real batch is a fixed tensor of values in [-1, 1), the same in both.
+# PyTorch runs at 1 thread (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, torch.set_num_threads(1)), at
+# its default threads, and at all cores when its default uses fewer; the ratio is to its best.
 set -eu
 cd "$(dirname "$0")/.."
 B=.bench
@@ -22,8 +31,13 @@ rm -f "$B/peers.json"
 PY=/usr/bin/python3
 [ -x "$B/venv/bin/python" ] && PY="$B/venv/bin/python"
 BATCHES=$(echo " $* " | sed -n 's/.* --batches \([0-9,]*\) .*/\1/p')
+TRAINING=$(echo " $* " | sed -n 's/.* --training-batch \([0-9]*\) .*/--training-batch \1/p')
+case " $* " in
+    *" --no-training "*) TRAINING=--no-training ;;
+    *" --training-only "*) TRAINING="--training-only $TRAINING" ;;
+esac
 "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --batches "${BATCHES:-1,16,64,256}" \
-    --threads "${BENCH_THREADS:-1,$(nproc)}" 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
+    --threads "${BENCH_THREADS:-1,$(nproc)}" $TRAINING 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ -f "$B/peers.json" ]; then
     exec .build/release/forger bench --models "$B/models" --peers "$B/peers.json" "$@"

@@ -5,6 +5,9 @@
   B  pytorch/examples DCGAN netG, nz 100, ngf 64, 3x64x64
   C  z 100 -> linear 6272 -> (128, 7, 7) -> two stride-2 transposed convs, 1x28x28
 
+and the training row's pair (training_pair): C as a trainable generator with a small conv
+discriminator, which `forger bench` builds from Training's blueprints (TrainingBenchmark).
+
 For each it writes, under OUT/<a|b|c>/ (default .bench/models, ignored by git):
   model.json, weights.safetensors   the Forger model directory
   model.onnx                        torch.onnx.export of the same module (eval mode)
@@ -71,6 +74,28 @@ def model_c():
                 "latent": {"size": 100, "distribution": {"kind": "normal"}},
                 "output": {"channels": 1, "height": 28, "width": 28, "range": [-1, 1]}, "layers": layers}
     return m, manifest, [100]
+
+
+def training_pair():
+    """The training row's G and D in training mode, DCGAN initialisation (weights N(0, 0.02),
+    batch-norm scales N(1, 0.02), biases 0), as Forger's TrainingBenchmark builds them:
+      G  benchmark C (model_c)
+      D  conv(1, 64, 4, 2, 1) + leaky relu 0.2 -> conv(64, 128, 4, 2, 1, no bias) + BN + leaky relu 0.2
+         -> flatten -> linear(6272, 1): one logit per 1x28x28 image."""
+    torch.manual_seed(14)
+    g, _, _ = model_c()
+    d = nn.Sequential(nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+                      nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+                      nn.Flatten(), nn.Linear(6272, 1))
+    for m in list(g.modules()) + list(d.modules()):
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1, 0.02)
+            nn.init.zeros_(m.bias)
+    return g.train(), d.train()
 
 
 MODELS = {"a": model_a, "b": model_b, "c": model_c}

@@ -4,10 +4,22 @@ onnxruntime (when importable), images per second per batch size, best of several
 the cold start of each peer (a fresh Python process to its first PNG written).
 
 Run: python Tools/bench_peers.py MODELS_DIR OUT.json [--batches 1,16,64,256] [--threads 1,2]
+                                  [--training-batch 64 | --no-training | --training-only]
 Each figure is the best over the thread counts given (a peer's best setting: on a loaded or
 small machine one thread can beat two). Writes {"peers": {name: {"version", "rates": {model:
 {batch: images/s}}, "threads": {model: {batch: n}}, "cold_start_s"}}, "missing": {name: why}}
 for `forger bench --peers OUT.json` to print beside Forger's figures.
+
+PyTorch also gets the GAN training row: iterations per second of bench_models.training_pair
+(generator C and a small conv D), batch 64, Adam (lr 2e-4, betas 0.5/0.999), one D step (a
+real batch, then a fake batch made without a graph) and one G step (fresh latents) per
+iteration, non-saturating loss (BCE with logits), as Forger's GANTrainer.trainStep does. The
+real batch is a fixed tensor in [-1, 1), the same values Forger's FixedRealBatch makes. OpenBLAS
+gets the kernels Forger selects where Debian's build falls back to generic ones. Each
+setting runs in its own process: "1 thread" (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1 and
+torch.set_num_threads(1)), "default" (no thread variables, PyTorch's own choice), and, where
+the default uses fewer threads than there are cores, all cores. pytorch.training in the JSON
+holds {"batch", "settings": [{"label", "threads", "rate"}], "openblas_coretype"}.
 """
 import json, os, subprocess, sys, time
 
@@ -27,6 +39,98 @@ def best_rate(run, batch, seconds=0.4, repeats=3):
                 break
         best = max(best, n * batch / dt)
     return best
+
+
+def fixed_real_batch(n, shape=(1, 28, 28)):
+    """Value i is ((i * 2654435761) mod 2^32) / 2^32 * 2 - 1 in float32: Forger's FixedRealBatch."""
+    import numpy as np
+    count = n * int(np.prod(shape))
+    u = (np.arange(count, dtype=np.uint64) * np.uint64(2654435761)) % np.uint64(1 << 32)
+    return (u.astype(np.float64) / 2.0 ** 32 * 2 - 1).astype(np.float32).reshape(n, *shape)
+
+
+def training_rate(batch, seconds=1.0, repeats=3):
+    """GAN training iterations per second in this process at its current thread setting."""
+    import torch
+    import torch.nn.functional as F
+    import bench_models
+    g, d = bench_models.training_pair()
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = torch.from_numpy(fixed_real_batch(batch))
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+
+    def step():
+        opt_d.zero_grad(set_to_none=True)
+        F.binary_cross_entropy_with_logits(d(real), ones).backward()
+        with torch.no_grad():
+            fake = g(torch.randn(batch, 100))
+        F.binary_cross_entropy_with_logits(d(fake), zeros).backward()
+        opt_d.step()
+        opt_g.zero_grad(set_to_none=True)
+        F.binary_cross_entropy_with_logits(d(g(torch.randn(batch, 100))), ones).backward()
+        opt_g.step()
+
+    return best_rate(step, 1, seconds=seconds, repeats=repeats)
+
+
+def training_worker(setting, batch):
+    """Runs in a fresh process (see training_settings): prints {"threads", "rate"} as JSON."""
+    import torch
+    if setting != "default":
+        torch.set_num_threads(int(setting))
+    threads = torch.get_num_threads()
+    print(json.dumps({"threads": threads, "rate": training_rate(batch)}))
+
+
+GENERIC_OPENBLAS = ("prescott", "core2", "penryn", "dunnington", "nehalem", "sandybridge", "unknown")
+
+
+def openblas_coretype():
+    """The OPENBLAS_CORETYPE Forger's Gemm.useSingleThreadedBLAS would pick, or None: Debian's
+    OpenBLAS 0.3.21 falls back to SSE3 kernels on recent Xeons, which would slow PyTorch's
+    BLAS-backed layers (linear, transposed conv) 4-8x; the peer gets the kernels the CPU runs."""
+    if "OPENBLAS_CORETYPE" in os.environ:
+        return None
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        name = lib.openblas_get_corename().decode().lower()
+        flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    except (OSError, AttributeError, StopIteration):
+        return None
+    if name not in GENERIC_OPENBLAS:
+        return None
+    if all(f in flags for f in ("avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512cd")):
+        return "SkylakeX"
+    if all(f in flags for f in ("avx2", "fma")):
+        return "Haswell"
+    return None
+
+
+def training_settings(batch):
+    """The training row's figures at 1 thread, PyTorch's default, and all cores if the default uses fewer."""
+    cores = os.cpu_count() or 1
+    coretype = openblas_coretype()
+    def run(setting):
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+        if coretype:
+            env["OPENBLAS_CORETYPE"] = coretype
+        if setting == "1":
+            env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--training-worker", setting, str(batch)],
+                             env=env, check=True, capture_output=True, text=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        print("pytorch training batch", batch, setting, "(%d threads): %.2f it/s" % (r["threads"], r["rate"]), file=sys.stderr)
+        return r
+    one, default = run("1"), run("default")
+    settings = [{"label": "1 thread", "threads": 1, "rate": one["rate"]},
+                {"label": "default", "threads": default["threads"], "rate": default["rate"]}]
+    if default["threads"] < cores:
+        r = run(str(cores))
+        settings.append({"label": "%d threads" % cores, "threads": r["threads"], "rate": r["rate"]})
+    return {"batch": batch, "settings": settings, "openblas_coretype": coretype or os.environ.get("OPENBLAS_CORETYPE", "its own choice")}
 
 
 COLD_TORCH = r"""
@@ -69,6 +173,9 @@ def cold_start(script, models, threads, out_png, repeats=3):
 
 def main():
     args = sys.argv[1:]
+    if args and args[0] == "--training-worker":
+        training_worker(args[1], int(args[2]))
+        return
     models, out = args[0], args[1]
     batches = [1, 16, 64, 256]
     threads = [1, 2]
@@ -76,7 +183,11 @@ def main():
         batches = [int(b) for b in args[args.index("--batches") + 1].split(",")]
     if "--threads" in args:
         threads = [int(t) for t in args[args.index("--threads") + 1].split(",")]
-    names = ["a", "b", "c"]
+    training_only = "--training-only" in args
+    training_batch = None if "--no-training" in args else 64
+    if "--training-batch" in args:
+        training_batch = int(args[args.index("--training-batch") + 1])
+    names = [] if training_only else ["a", "b", "c"]
     result = {"peers": {}, "missing": {}, "threads": threads}
     import numpy as np
     png = os.path.join(models, "cold.png")
@@ -102,11 +213,20 @@ def main():
                         rates[name][str(b)], best_threads[name][str(b)] = r, t
         result["peers"]["pytorch"] = {"version": "PyTorch %s eager, best of %s threads" % (torch.__version__, threads),
                                       "rates": rates, "threads": best_threads,
-                                      "cold_start_s": cold_start(COLD_TORCH, models, max(threads), png)}
+                                      "cold_start_s": None if training_only else cold_start(COLD_TORCH, models, max(threads), png)}
+        if training_batch:
+            try:
+                result["peers"]["pytorch"]["training"] = training_settings(training_batch)
+            except (subprocess.CalledProcessError, ValueError) as e:
+                why = e.stderr.strip().splitlines()[-1] if getattr(e, "stderr", None) else str(e)
+                result["missing"]["pytorch training"] = why
+                print("pytorch training failed:", why, file=sys.stderr)
     except ImportError as e:
         result["missing"]["pytorch"] = str(e)
 
     try:
+        if training_only:
+            raise ImportError("--training-only: inference peers not timed")
         import onnxruntime as ort
         rates, best_threads = {}, {}
         for name in names:

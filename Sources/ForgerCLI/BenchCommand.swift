@@ -3,18 +3,32 @@ import Foundation
 import ModelIO
 import NN
 import Tensor
+import Training
 
-/// `forger bench`: Forger's inference speed on the benchmark models, beside the peers' figures
-/// measured by Tools/bench_peers.py in the same run. Tools/bench.sh runs the whole thing.
+/// `forger bench`: Forger's inference and GAN training speed on the benchmark models, beside the
+/// peers' figures measured by Tools/bench_peers.py in the same run. Tools/bench.sh runs the whole thing.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmark inference (images/s, GFLOP/s) against PyTorch and onnxruntime figures.",
+        abstract: "Benchmark inference (images/s, GFLOP/s) and GAN training (iterations/s) against PyTorch and onnxruntime figures.",
         discussion: """
         Runs every model directory under --models (a, b, c as Tools/bench_models.py writes them) at each \
         batch size: warm-up, then the best of --repeats windows of at least --seconds each, and the best over \
         the --threads worker counts (default 1 and one per core), as the peers' figures are. GFLOP/s counts \
         the layers' nominal multiply-adds (2 FLOP each). --peers reads the JSON of Tools/bench_peers.py and \
         adds each peer's images/s and Forger's ratio to it.
+
+        Then the GAN training row: iterations per second of generator C (z 100 -> linear 6272 + BN + relu \
+        -> (128, 7, 7) -> convT(128, 64, 4, 2, 1) + BN + relu -> convT(64, 1, 4, 2, 1) + tanh) against a \
+        small conv discriminator (conv(1, 64, 4, 2, 1) + leaky relu 0.2 -> conv(64, 128, 4, 2, 1, no bias) + \
+        BN + leaky relu 0.2 -> flatten -> linear(6272, 1)), batch --training-batch (64), Adam lr 2e-4, betas \
+        0.5/0.999, DCGAN initialisation. One iteration is one D step (a real batch, then a batch of fakes) and \
+        one G step on fresh latents, non-saturating loss: GANTrainer's step. The real batch is a fixed \
+        tensor of values spread over [-1, 1), the same values the PyTorch peer uses. Timed as the inference \
+        rows are (warm-up, best of --repeats windows of at least --training-seconds, best over --threads), \
+        beside PyTorch's figures at 1 thread (OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, \
+        torch.set_num_threads(1)), at its default threads, and at all cores when its default uses fewer; \
+        the ratio is to PyTorch's best of them. PyTorch gets the OpenBLAS kernels Forger selects where \
+        Debian's OpenBLAS falls back to generic ones.
         """)
 
     @Option(help: "Directory holding one model directory per benchmark generator.")
@@ -33,12 +47,32 @@ struct Bench: ParsableCommand {
     var only: String?
     @Flag(help: "Skip the cold-start measurement.")
     var noColdStart = false
+    @Option(help: "Batch size of the GAN training row (Tools/bench.sh times the peer at the same size; no ratio if they differ).")
+    var trainingBatch = 64
+    @Option(help: "Minimum seconds per timed window of the GAN training row.")
+    var trainingSeconds = 1.0
+    @Flag(help: "Skip the GAN training row.")
+    var noTraining = false
+    @Flag(help: "Only the GAN training row (needs no model directories).")
+    var trainingOnly = false
 
     struct PeerFile: Decodable {
         struct Peer: Decodable {
             let version: String
             let rates: [String: [String: Double]]
             let cold_start_s: Double?
+            let training: Training?
+        }
+        /// A peer's GAN training figures: iterations/s at each thread setting it was run with.
+        struct Training: Decodable {
+            struct Setting: Decodable {
+                let label: String
+                let threads: Int
+                let rate: Double
+            }
+            let batch: Int
+            let settings: [Setting]
+            let openblas_coretype: String?
         }
         let peers: [String: Peer]
         let missing: [String: String]
@@ -49,26 +83,42 @@ struct Bench: ParsableCommand {
             throw ValidationError("--batches must be positive integers separated by commas, got '\(batches)'")
         }
         guard seconds > 0, repeats >= 1 else { throw ValidationError("--seconds and --repeats must be positive") }
+        guard trainingBatch >= 2 else {
+            throw ValidationError("--training-batch must be at least 2 (batch norm needs two samples), got \(trainingBatch)")
+        }
+        guard trainingSeconds > 0 else { throw ValidationError("--training-seconds must be positive, got \(trainingSeconds)") }
+        guard !(noTraining && trainingOnly) else { throw ValidationError("--no-training and --training-only exclude each other") }
     }
 
     var batchSizes: [Int] { batches.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
+    /// The --threads worker counts, default 1 and one per core.
+    var workerCounts: [Int] {
+        threads.map { $0.split(separator: ",").compactMap { Int($0) }.map { max(1, $0) } }
+            ?? Array(Set([1, Parallel.workerCount])).sorted()
+    }
+
+    func loadPeers() throws -> PeerFile? {
+        guard let peers else { return nil }
+        do { return try JSONDecoder().decode(PeerFile.self, from: Data(contentsOf: URL(fileURLWithPath: peers))) } catch {
+            throw UserError("--peers \(peers): \(error)")
+        }
+    }
+
     func run() throws {
+        let peerFile = try loadPeers()
+        if trainingOnly {
+            for line in try trainingReport(peerFile: peerFile) { print(line) }
+            return
+        }
         let root = URL(fileURLWithPath: models)
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: models)) ?? [])
             .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent(ModelStore.manifestFile).path) }
             .sorted().filter { only == nil || only!.split(separator: ",").contains(Substring($0)) }
         let cores = Parallel.workerCount
-        let workerCounts = threads.map { $0.split(separator: ",").compactMap { Int($0) }.map { max(1, $0) } }
-            ?? Array(Set([1, cores])).sorted()
+        let workerCounts = self.workerCounts
         guard !names.isEmpty else {
             throw UserError("--models \(models): no model directories; run /usr/bin/python3 Tools/bench_models.py first")
-        }
-        var peerFile: PeerFile? = nil
-        if let peers {
-            do { peerFile = try JSONDecoder().decode(PeerFile.self, from: Data(contentsOf: URL(fileURLWithPath: peers))) } catch {
-                throw UserError("--peers \(peers): \(error)")
-            }
         }
         let peerNames = (peerFile?.peers.keys.sorted { $0 > $1 }) ?? []   // onnxruntime, pytorch
         print("forger bench: best of \(workerCounts) workers, OpenBLAS kernels \(Gemm.kernelName ?? "?"), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
@@ -103,7 +153,7 @@ struct Bench: ParsableCommand {
                 rows.append(row)
             }
         }
-        printTable(header, rows)
+        for line in table(header, rows) { print(line) }
         for n in notes { print("  " + n) }
         if let peerFile {
             for p in peerNames { print("  \(p): \(peerFile.peers[p]!.version)") }
@@ -120,7 +170,10 @@ struct Bench: ParsableCommand {
             }
             print(line)
         }
-        print("GAN training iterations/s (C + conv discriminator, batch 64, Adam): not available yet (no training loop on this branch)")
+        if !noTraining {
+            print("")
+            for line in try trainingReport(peerFile: peerFile) { print(line) }
+        }
         print("peak memory, 1,000-frame walk vs 10-frame walk: not available yet (no walk command on this branch)")
     }
 
@@ -131,7 +184,13 @@ struct Bench: ParsableCommand {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
             return Float(seed >> 40) / Float(1 << 24)
         })
-        _ = g.forward(z); _ = g.forward(z)
+        return bestRate(itemsPerCall: batch, seconds: seconds) { _ = g.forward(z) }
+    }
+
+    /// Items per second of `body` (and per CPU-second of this process): two warm-up calls, then
+    /// the best of `repeats` windows of at least `seconds` and two calls each.
+    func bestRate(itemsPerCall: Int, seconds: Double, _ body: () -> Void) -> (rate: Double, perCPUSecond: Double) {
+        body(); body()
         var best = 0.0, bestCPU = 0.0
         for _ in 0..<repeats {
             var n = 0
@@ -139,14 +198,80 @@ struct Bench: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             var elapsed = 0.0
             repeat {
-                _ = g.forward(z)
+                body()
                 n += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < seconds || n < 2
-            best = max(best, Double(n * batch) / elapsed)
-            bestCPU = max(bestCPU, Double(n * batch) / max(1e-9, cpuSeconds() - cpuStart))
+            best = max(best, Double(n * itemsPerCall) / elapsed)
+            bestCPU = max(bestCPU, Double(n * itemsPerCall) / max(1e-9, cpuSeconds() - cpuStart))
         }
         return (best, bestCPU)
+    }
+
+    // MARK: GAN training
+
+    /// Forger's GAN training figure: iterations per second (and per CPU-second), the best over
+    /// the worker counts with a fresh trainer for each, and the networks' sizes.
+    struct TrainingFigure {
+        var rate: Double
+        var perCPUSecond: Double
+        var workers: Int
+        var generatorParameters: Int
+        var discriminatorParameters: Int
+    }
+
+    func measureTraining() throws -> TrainingFigure {
+        let config = TrainingBenchmark.config(batchSize: trainingBatch)
+        let cores = Parallel.workerCount
+        defer { Parallel.workerCount = cores }
+        var best = TrainingFigure(rate: 0, perCPUSecond: 0, workers: 0, generatorParameters: 0, discriminatorParameters: 0)
+        for workers in workerCounts {
+            Parallel.workerCount = workers
+            let trainer = try TrainingBenchmark.trainer(config)
+            let m = bestRate(itemsPerCall: 1, seconds: trainingSeconds) { trainer.trainStep() }
+            if m.rate > best.rate {
+                best = TrainingFigure(rate: m.rate, perCPUSecond: m.perCPUSecond, workers: workers,
+                                      generatorParameters: trainer.generator.parameterCount,
+                                      discriminatorParameters: trainer.discriminator.parameterCount)
+            }
+        }
+        return best
+    }
+
+    /// The GAN training section: a title, a one-row table with Forger's figure beside each
+    /// PyTorch setting in `peerFile` and the ratio to the best of them (when the peer trained at
+    /// the same batch size), and notes. Lines to print.
+    func trainingReport(peerFile: PeerFile?) throws -> [String] {
+        trainingLines(try measureTraining(), peerFile: peerFile)
+    }
+
+    func trainingLines(_ forger: TrainingFigure, peerFile: PeerFile?) -> [String] {
+        let peer = peerFile?.peers["pytorch"]
+        let settings = peer?.training?.settings ?? []
+        var header = ["training", "batch", "workers", "forger it/s", "it/cpu-s"]
+        var row = ["C + conv D", "\(trainingBatch)", "\(forger.workers)", fmt(forger.rate, 2), fmt(forger.perCPUSecond, 2)]
+        for s in settings {
+            header.append("pytorch \(s.label)\(s.label == "default" ? " (\(s.threads))" : "") it/s")
+            row.append(fmt(s.rate, 2))
+        }
+        var notes = ["G \(forger.generatorParameters) and D \(forger.discriminatorParameters) parameters"]
+        if let training = peer?.training, let top = settings.map(\.rate).max(), top > 0 {
+            header.append("x pytorch best")
+            if training.batch == trainingBatch {
+                row.append(fmt(forger.rate / top, 2))
+            } else {
+                row.append("-")
+                notes.append("pytorch trained at batch \(training.batch), Forger at \(trainingBatch): no ratio")
+            }
+            notes.append("pytorch: \(peer!.version.prefix { $0 != "," }), OpenBLAS kernels \(training.openblas_coretype ?? "its own choice")")
+        } else if let why = peerFile?.missing["pytorch training"] ?? peerFile?.missing["pytorch"] {
+            notes.append("pytorch: missing (\(why)); Forger's figure stands alone")
+        } else {
+            notes.append("pytorch: no training figures \(peers.map { "in \($0)" } ?? "(no --peers)"); Forger's figure stands alone")
+        }
+        return ["GAN training iterations/s: generator C + conv discriminator, Adam 2e-4 (0.5, 0.999), 1 D + 1 G step, "
+                + "non-saturating, fixed real batch; best of \(workerCounts) workers, \(repeats) x \(trainingSeconds) s"]
+            + table(header, [row]) + notes.map { "  " + $0 }
     }
 
     /// User + system CPU seconds of this process, all threads.
@@ -178,14 +303,13 @@ struct Bench: ParsableCommand {
 
     func fmt(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
 
-    func printTable(_ header: [String], _ rows: [[String]]) {
+    /// Columns padded to their widest cell, the first three left-aligned, the rest right-aligned.
+    func table(_ header: [String], _ rows: [[String]]) -> [String] {
         let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max()! }
         func line(_ r: [String]) -> String {
             r.enumerated().map { c, s in c < 3 ? s.padding(toLength: widths[c], withPad: " ", startingAt: 0)
                 : String(repeating: " ", count: widths[c] - s.count) + s }.joined(separator: "  ")
         }
-        print(line(header))
-        print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
-        for r in rows { print(line(r)) }
+        return [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)
     }
 }

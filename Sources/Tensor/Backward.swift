@@ -69,7 +69,7 @@ public enum Conv2dBackward {
         }
         }
         }
-        for part in partial { for i in 0..<part.count { gradWeight.data[i] += part[i] } }
+        addPartials(partial, into: &gradWeight)
         if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
         return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
     }
@@ -163,7 +163,7 @@ public enum ConvTranspose2dBackward {
         }
         }
         }
-        for part in partial { for i in 0..<part.count { gradWeight.data[i] += part[i] } }
+        addPartials(partial, into: &gradWeight)
         if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
         return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
     }
@@ -243,7 +243,69 @@ public enum BatchNormTraining {
         public var variance: [Float]
     }
 
+    /// Sums in Double over each channel's values in the order of the plain loops (image by
+    /// image), visited in memory order: the same values as `forwardNaive`, bit for bit.
     public static func forward(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float) -> (Tensor, Cache) {
+        let n = x.shape[0], c = x.shape[1], inner = x.count / max(1, n * c)
+        precondition(gamma.count == c && beta.count == c, "batch norm of \(c) channels given \(gamma.count) scales")
+        let m = Double(n * inner)
+        var sums = [Double](repeating: 0, count: c), squares = sums
+        x.data.withUnsafeBufferPointer { x in
+        sums.withUnsafeMutableBufferPointer { sums in
+        squares.withUnsafeMutableBufferPointer { squares in
+            for img in 0..<n {
+                for ch in 0..<c {
+                    let row = x.baseAddress! + (img * c + ch) * inner
+                    var s = sums[ch]
+                    for i in 0..<inner { s += Double(row[i]) }
+                    sums[ch] = s
+                }
+            }
+            for img in 0..<n {
+                for ch in 0..<c {
+                    let row = x.baseAddress! + (img * c + ch) * inner, mu = sums[ch] / m
+                    var q = squares[ch]
+                    for i in 0..<inner { let d = Double(row[i]) - mu; q += d * d }
+                    squares[ch] = q
+                }
+            }
+        }
+        }
+        }
+        var mean = [Float](repeating: 0, count: c), variance = mean, inverseStd = mean
+        for ch in 0..<c {
+            let v = squares[ch] / m
+            mean[ch] = Float(sums[ch] / m); variance[ch] = Float(v)
+            inverseStd[ch] = Float(1 / (v + Double(eps)).squareRoot())
+        }
+        var xhat = [Float](repeating: 0, count: x.count), y = xhat
+        x.data.withUnsafeBufferPointer { x in
+        gamma.data.withUnsafeBufferPointer { gamma in
+        beta.data.withUnsafeBufferPointer { beta in
+        xhat.withUnsafeMutableBufferPointer { xhat in
+        y.withUnsafeMutableBufferPointer { y in
+            for img in 0..<n {
+                for ch in 0..<c {
+                    let base = (img * c + ch) * inner
+                    let g = gamma[ch], b = beta[ch], muF = mean[ch], inv = inverseStd[ch]
+                    for i in base..<(base + inner) {
+                        let h = (x[i] - muF) * inv
+                        xhat[i] = h
+                        y[i] = h * g + b
+                    }
+                }
+            }
+        }
+        }
+        }
+        }
+        }
+        return (Tensor(shape: x.shape, data: y),
+                Cache(normalised: Tensor(shape: x.shape, data: xhat), inverseStd: inverseStd, mean: mean, variance: variance))
+    }
+
+    /// Plain-loop reference for `forward`, channel by channel.
+    public static func forwardNaive(_ x: Tensor, gamma: Tensor, beta: Tensor, eps: Float) -> (Tensor, Cache) {
         let n = x.shape[0], c = x.shape[1], inner = x.count / max(1, n * c)
         precondition(gamma.count == c && beta.count == c, "batch norm of \(c) channels given \(gamma.count) scales")
         let m = Double(n * inner)
@@ -276,15 +338,60 @@ public enum BatchNormTraining {
 
     /// Adds into gradGamma and gradBeta (C); returns gradInput.
     /// dx = gamma * invStd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)).
+    /// Memory order, sums in the plain loops' order: the same values as `backwardNaive`.
     public static func backward(_ gradOutput: Tensor, cache: Cache, gamma: Tensor,
                                 gradGamma: inout Tensor, gradBeta: inout Tensor) -> Tensor {
         let xhat = cache.normalised
         let n = xhat.shape[0], c = xhat.shape[1], inner = xhat.count / max(1, n * c)
         precondition(gradOutput.shape == xhat.shape)
         let m = Double(n * inner)
+        // Sums in Double: a channel of a 32x32 batch of 64 has 65,536 terms.
+        var sumDy = [Double](repeating: 0, count: c), sumDyXhat = sumDy
+        var dx = [Float](repeating: 0, count: xhat.count)
+        gradOutput.data.withUnsafeBufferPointer { dy in
+        xhat.data.withUnsafeBufferPointer { xh in
+            sumDy.withUnsafeMutableBufferPointer { sumDy in
+            sumDyXhat.withUnsafeMutableBufferPointer { sumDyXhat in
+                for img in 0..<n {
+                    for ch in 0..<c {
+                        let base = (img * c + ch) * inner
+                        var s = sumDy[ch], sx = sumDyXhat[ch]
+                        for i in base..<(base + inner) { let d = Double(dy[i]); s += d; sx += d * Double(xh[i]) }
+                        sumDy[ch] = s; sumDyXhat[ch] = sx
+                    }
+                }
+            }
+            }
+            var k = [Float](repeating: 0, count: c), meanDy = k, meanDyXhat = k
+            for ch in 0..<c {
+                gradGamma.data[ch] += Float(sumDyXhat[ch])
+                gradBeta.data[ch] += Float(sumDy[ch])
+                k[ch] = gamma.data[ch] * cache.inverseStd[ch]
+                meanDy[ch] = Float(sumDy[ch] / m); meanDyXhat[ch] = Float(sumDyXhat[ch] / m)
+            }
+            dx.withUnsafeMutableBufferPointer { dx in
+                for img in 0..<n {
+                    for ch in 0..<c {
+                        let base = (img * c + ch) * inner, kc = k[ch], md = meanDy[ch], mdx = meanDyXhat[ch]
+                        // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat))
+                        for i in base..<(base + inner) { dx[i] = kc * (dy[i] - md - xh[i] * mdx) }
+                    }
+                }
+            }
+        }
+        }
+        return Tensor(shape: xhat.shape, data: dx)
+    }
+
+    /// Plain-loop reference for `backward`, channel by channel.
+    public static func backwardNaive(_ gradOutput: Tensor, cache: Cache, gamma: Tensor,
+                                     gradGamma: inout Tensor, gradBeta: inout Tensor) -> Tensor {
+        let xhat = cache.normalised
+        let n = xhat.shape[0], c = xhat.shape[1], inner = xhat.count / max(1, n * c)
+        precondition(gradOutput.shape == xhat.shape)
+        let m = Double(n * inner)
         var dx = Tensor(zeros: xhat.shape)
         for ch in 0..<c {
-            // Sums in Double: a channel of a 32x32 batch of 64 has 65,536 terms.
             var sumDy = 0.0, sumDyXhat = 0.0
             for img in 0..<n {
                 let base = (img * c + ch) * inner
@@ -295,7 +402,6 @@ public enum BatchNormTraining {
             }
             gradGamma.data[ch] += Float(sumDyXhat)
             gradBeta.data[ch] += Float(sumDy)
-            // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat))
             let k = gamma.data[ch] * cache.inverseStd[ch]
             let meanDy = Float(sumDy / m), meanDyXhat = Float(sumDyXhat / m)
             for img in 0..<n {
@@ -313,7 +419,31 @@ extension ActivationKind {
     /// Gradient through the activation, from its output y and the output's gradient.
     /// At the kinks of relu and leaky relu (y == 0) the left-hand slope is used, as PyTorch
     /// does (relu'(0) = 0, leaky'(0) = slope). Leaky relu needs slope > 0 to read the sign from y.
+    ///
+    /// One pass into fresh storage, each value a select or a product: the same values as
+    /// `backwardNaive`, bit for bit.
     public func backward(output y: Tensor, gradOutput dy: Tensor) -> Tensor {
+        precondition(y.shape == dy.shape)
+        if case .leakyReLU(let slope) = self { precondition(slope > 0, "leaky relu backward needs a positive slope") }
+        let data = [Float](unsafeUninitializedCapacity: dy.count) { dx, initialised in
+            y.data.withUnsafeBufferPointer { y in
+            dy.data.withUnsafeBufferPointer { dy in
+                switch self {
+                case .identity: for i in 0..<dy.count { dx[i] = dy[i] }
+                case .relu: for i in 0..<dy.count { dx[i] = y[i] > 0 ? dy[i] : 0 }
+                case .leakyReLU(let slope): for i in 0..<dy.count { dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
+                case .tanh: for i in 0..<dy.count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+                case .sigmoid: for i in 0..<dy.count { dx[i] = dy[i] * (y[i] * (1 - y[i])) }
+                }
+            }
+            }
+            initialised = dy.count
+        }
+        return Tensor(shape: dy.shape, data: data)
+    }
+
+    /// Plain-loop reference for `backward`.
+    public func backwardNaive(output y: Tensor, gradOutput dy: Tensor) -> Tensor {
         precondition(y.shape == dy.shape)
         var dx = dy
         switch self {
@@ -330,12 +460,32 @@ extension ActivationKind {
 }
 
 /// Adds the sum over N (and H, W) of each channel c of an (N, C, ...) tensor into sums (C).
+/// Each channel's values are summed image by image from 0, in memory order, then added.
 public func accumulateChannelSums(_ t: Tensor, into sums: inout Tensor) {
     let n = t.shape[0], c = t.shape[1], inner = t.count / max(1, n * c)
     precondition(sums.count == c)
-    for ch in 0..<c {
-        var s: Float = 0
-        for img in 0..<n { let base = (img * c + ch) * inner; for i in 0..<inner { s += t.data[base + i] } }
-        sums.data[ch] += s
+    var partial = [Float](repeating: 0, count: c)
+    t.data.withUnsafeBufferPointer { x in
+    partial.withUnsafeMutableBufferPointer { partial in
+        for img in 0..<n {
+            for ch in 0..<c {
+                let base = (img * c + ch) * inner
+                var s = partial[ch]
+                for i in base..<(base + inner) { s += x[i] }
+                partial[ch] = s
+            }
+        }
+    }
+    }
+    for ch in 0..<c { sums.data[ch] += partial[ch] }
+}
+
+/// Adds per-worker partial gradients into `total`, in worker order.
+func addPartials(_ partials: [[Float]], into total: inout Tensor) {
+    total.data.withUnsafeMutableBufferPointer { t in
+        for part in partials {
+            precondition(part.count == t.count)
+            for i in 0..<t.count { t[i] += part[i] }
+        }
     }
 }

@@ -61,7 +61,7 @@ public enum Conv2d {
                 for kj in 0..<g.kernelWidth {
                     let dst = col + row * oh * ow
                     let offset = kj - g.padding.left                     // ix = ox * sx + offset
-                    let (ox0, ox1) = validRange(offset: offset, stride: sx, limit: w, count: ow)
+                    let (ox0, ox1) = PhasedConv.inside(start: offset, step: sx, count: ow, size: w)
                     for oy in 0..<oh {
                         let iy = oy * g.strideHeight - g.padding.top + ki
                         let line = dst + oy * ow
@@ -82,17 +82,6 @@ public enum Conv2d {
                 }
             }
         }
-    }
-
-    /// The positions p in 0..<count whose source index p * stride + offset lies in 0..<limit,
-    /// as a half-open range (empty when lower >= upper).
-    @inline(__always)
-    public static func validRange(offset: Int, stride: Int, limit: Int, count: Int) -> (lower: Int, upper: Int) {
-        // lower: smallest p >= 0 with p * stride + offset >= 0; upper: one past the largest with < limit.
-        let lower = offset >= 0 ? 0 : (-offset + stride - 1) / stride
-        let last = limit - 1 - offset
-        let upper = last < 0 ? 0 : min(count, last / stride + 1)
-        return (min(lower, count), upper)
     }
 
     /// Plain-loop reference: the definition of a cross-correlation with zero padding.

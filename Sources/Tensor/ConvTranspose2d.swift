@@ -54,7 +54,7 @@ public enum ConvTranspose2d {
                 for kj in 0..<g.kernelWidth {
                     let src = col + row * h * w
                     let offset = kj - g.padding.left                      // ox = ix * sx + offset
-                    let (ix0, ix1) = Conv2d.validRange(offset: offset, stride: sx, limit: ow, count: w)
+                    let (ix0, ix1) = PhasedConv.inside(start: offset, step: sx, count: w, size: ow)
                     row += 1
                     if ix0 >= ix1 { continue }
                     for iy in 0..<h {

@@ -110,6 +110,23 @@ public enum ActivationKind: Equatable, Sendable {
         t.data.withUnsafeMutableBufferPointer { apply($0) }
     }
 
+    /// The activation of x in fresh storage, one pass: the same values as `apply(&copy)`.
+    public func applied(to x: Tensor) -> Tensor {
+        let data = [Float](unsafeUninitializedCapacity: x.count) { y, initialised in
+            x.data.withUnsafeBufferPointer { x in
+                switch self {
+                case .identity: for i in 0..<x.count { y[i] = x[i] }
+                case .relu: for i in 0..<x.count { y[i] = max(x[i], 0) }
+                case .leakyReLU(let slope): for i in 0..<x.count { y[i] = x[i] < 0 ? x[i] * slope : x[i] }
+                case .tanh: for i in 0..<x.count { y[i] = Foundation.tanh(x[i]) }
+                case .sigmoid: for i in 0..<x.count { y[i] = 1 / (1 + Foundation.exp(-x[i])) }
+                }
+            }
+            initialised = x.count
+        }
+        return Tensor(shape: x.shape, data: data)
+    }
+
     public func apply(_ y: UnsafeMutableBufferPointer<Float>) {
         switch self {
         case .identity: break

@@ -14,7 +14,7 @@ public final class Parameter {
     }
 
     public func zeroGradient() {
-        for i in 0..<gradient.count { gradient.data[i] = 0 }
+        gradient.data.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 }
 
@@ -266,10 +266,8 @@ public final class ActivationLayer: TrainableLayer {
     public init(_ activation: ActivationKind) { self.activation = activation }
     public var kind: String { "activation" }
     public func forward(_ x: Tensor, training: Bool, rng: inout RandomStream) -> Tensor {
-        var y = x
-        activation.apply(&y)
-        output = y
-        return y
+        output = activation.applied(to: x)
+        return output
     }
     public func backward(_ gradOutput: Tensor, needInputGradient: Bool) -> Tensor? {
         activation.backward(output: output, gradOutput: gradOutput)

@@ -71,12 +71,23 @@ public final class Adam: Optimizer {
         let t = Float(stepCount)
         let c1 = 1 - Foundation.pow(beta1, t), c2 = 1 - Foundation.pow(beta2, t)
         let stepSize = lr / c1, c2Root = c2.squareRoot()
-        for i in 0..<parameter.count {
-            let g = gradient.data[i]
-            let m = beta1 * state[0].data[i] + (1 - beta1) * g
-            let v = beta2 * state[1].data[i] + (1 - beta2) * g * g
-            state[0].data[i] = m; state[1].data[i] = v
-            parameter.data[i] -= stepSize * m / (v.squareRoot() / c2Root + eps)
+        let (beta1, beta2, eps) = (beta1, beta2, eps)
+        gradient.data.withUnsafeBufferPointer { g in
+        parameter.data.withUnsafeMutableBufferPointer { p in
+        state.withUnsafeMutableBufferPointer { moments in
+        moments[0].data.withUnsafeMutableBufferPointer { m in
+        moments[1].data.withUnsafeMutableBufferPointer { v in
+            for i in 0..<p.count {
+                let gi = g[i]
+                let mi = beta1 * m[i] + (1 - beta1) * gi
+                let vi = beta2 * v[i] + (1 - beta2) * gi * gi
+                m[i] = mi; v[i] = vi
+                p[i] -= stepSize * mi / (vi.squareRoot() / c2Root + eps)
+            }
+        }
+        }
+        }
+        }
         }
     }
 }
