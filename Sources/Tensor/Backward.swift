@@ -8,11 +8,11 @@
 
 public enum Conv2dBackward {
     /// input (N, C, H, W), weight (O, C, kh, kw), gradOutput (N, O, OH, OW).
-    /// Adds into gradWeight (O, C, kh, kw) and gradBias (O); returns gradInput (N, C, H, W)
-    /// when `needInputGradient`.
+    /// Adds into gradWeight (O, C, kh, kw) and gradBias (O) unless `needWeightGradient` is
+    /// false (then both are left alone); returns gradInput (N, C, H, W) when `needInputGradient`.
     public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
                                 gradWeight: inout Tensor, gradBias: inout Tensor?,
-                                needInputGradient: Bool = true) -> Tensor? {
+                                needInputGradient: Bool = true, needWeightGradient: Bool = true) -> Tensor? {
         let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
         let (oh, ow) = g.convOutputSize(height: h, width: w)
         precondition(gradOutput.shape == [n, g.outChannels, oh, ow], "conv2d gradOutput \(gradOutput.shape) does not fit")
@@ -24,8 +24,8 @@ public enum Conv2dBackward {
                                    kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
                                    strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
         let workers = min(n, Parallel.workerCount)
-        var partial = [[Float]](repeating: [Float](repeating: 0, count: weight.count), count: workers)
-        var cols = [[Float]](repeating: [Float](repeating: 0, count: patch * positions), count: workers)
+        var partial = [[Float]](repeating: needWeightGradient ? [Float](repeating: 0, count: weight.count) : [], count: workers)
+        var cols = [[Float]](repeating: needWeightGradient ? [Float](repeating: 0, count: patch * positions) : [], count: workers)
         var dcols = [[Float]](repeating: needInputGradient ? [Float](repeating: 0, count: patch * positions) : [], count: workers)
         var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
         input.data.withUnsafeBufferPointer { x in
@@ -43,12 +43,14 @@ public enum Conv2dBackward {
                 db[worker].withUnsafeMutableBufferPointer { dcol in
                     for img in images {
                         let dyImg = dyBase + img * outPlane
-                        Conv2d.im2col(xBase + img * inPlane, height: h, width: w, geometry: g,
-                                      outHeight: oh, outWidth: ow, into: col.baseAddress!)
-                        // dW (O, K) += dY (O, P) * col^T (P, K)
-                        Gemm.sgemm(transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: positions,
-                                   a: dyImg, lda: positions, b: col.baseAddress!, ldb: positions,
-                                   beta: 1, c: dW.baseAddress!, ldc: patch)
+                        if needWeightGradient {
+                            Conv2d.im2col(xBase + img * inPlane, height: h, width: w, geometry: g,
+                                          outHeight: oh, outWidth: ow, into: col.baseAddress!)
+                            // dW (O, K) += dY (O, P) * col^T (P, K)
+                            Gemm.sgemm(transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: positions,
+                                       a: dyImg, lda: positions, b: col.baseAddress!, ldb: positions,
+                                       beta: 1, c: dW.baseAddress!, ldc: patch)
+                        }
                         if let dxBase {
                             // dcol (K, P) = W^T (K, O) * dY (O, P), then scatter onto the image.
                             Gemm.sgemm(transposeA: true, transposeB: false, m: patch, n: positions, k: g.outChannels,
@@ -69,8 +71,10 @@ public enum Conv2dBackward {
         }
         }
         }
-        addPartials(partial, into: &gradWeight)
-        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        if needWeightGradient {
+            addPartials(partial, into: &gradWeight)
+            if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        }
         return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
     }
 
@@ -110,11 +114,12 @@ public enum Conv2dBackward {
 
 public enum ConvTranspose2dBackward {
     /// input (N, C, H, W), weight (C, O, kh, kw), gradOutput (N, O, OH, OW).
-    /// Adds into gradWeight (C, O, kh, kw) and gradBias (O); returns gradInput (N, C, H, W)
+    /// Adds into gradWeight (C, O, kh, kw) and gradBias (O) unless `needWeightGradient` is
+    /// false; returns gradInput (N, C, H, W)
     /// when `needInputGradient`.
     public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
                                 gradWeight: inout Tensor, gradBias: inout Tensor?,
-                                needInputGradient: Bool = true) -> Tensor? {
+                                needInputGradient: Bool = true, needWeightGradient: Bool = true) -> Tensor? {
         let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
         let (oh, ow) = g.transposedOutputSize(height: h, width: w)
         precondition(gradOutput.shape == [n, g.outChannels, oh, ow], "conv-transpose2d gradOutput \(gradOutput.shape) does not fit")
@@ -127,7 +132,7 @@ public enum ConvTranspose2dBackward {
                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
         var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
         let workers = min(n, Parallel.workerCount)
-        var partial = [[Float]](repeating: [Float](repeating: 0, count: weight.count), count: workers)
+        var partial = [[Float]](repeating: needWeightGradient ? [Float](repeating: 0, count: weight.count) : [], count: workers)
         var cols = [[Float]](repeating: [Float](repeating: 0, count: rows * positions), count: workers)
         input.data.withUnsafeBufferPointer { x in
         weight.data.withUnsafeBufferPointer { wt in
@@ -143,10 +148,12 @@ public enum ConvTranspose2dBackward {
                     for img in images {
                         Conv2d.im2col(dyBase + img * outPlane, height: oh, width: ow, geometry: gather,
                                       outHeight: h, outWidth: w, into: col.baseAddress!)
-                        // dW (C, O*kh*kw) += X (C, HW) * col^T (HW, O*kh*kw)
-                        Gemm.sgemm(transposeA: false, transposeB: true, m: g.inChannels, n: rows, k: positions,
-                                   a: xBase + img * inPlane, lda: positions, b: col.baseAddress!, ldb: positions,
-                                   beta: 1, c: dW.baseAddress!, ldc: rows)
+                        if needWeightGradient {
+                            // dW (C, O*kh*kw) += X (C, HW) * col^T (HW, O*kh*kw)
+                            Gemm.sgemm(transposeA: false, transposeB: true, m: g.inChannels, n: rows, k: positions,
+                                       a: xBase + img * inPlane, lda: positions, b: col.baseAddress!, ldb: positions,
+                                       beta: 1, c: dW.baseAddress!, ldc: rows)
+                        }
                         if let dxBase {
                             // dX (C, HW) = W (C, O*kh*kw) * col (O*kh*kw, HW)
                             Gemm.sgemm(transposeA: false, transposeB: false, m: g.inChannels, n: positions, k: rows,
@@ -163,31 +170,36 @@ public enum ConvTranspose2dBackward {
         }
         }
         }
-        addPartials(partial, into: &gradWeight)
-        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        if needWeightGradient {
+            addPartials(partial, into: &gradWeight)
+            if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        }
         return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
     }
 }
 
 public enum LinearBackward {
     /// input (N, in), weight (out, in), gradOutput (N, out). Adds into gradWeight (out, in)
-    /// and gradBias (out); returns gradInput (N, in) when `needInputGradient`.
+    /// and gradBias (out) unless `needWeightGradient` is false; returns gradInput (N, in) when
+    /// `needInputGradient`.
     public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor,
                                 gradWeight: inout Tensor, gradBias: inout Tensor?,
-                                needInputGradient: Bool = true) -> Tensor? {
+                                needInputGradient: Bool = true, needWeightGradient: Bool = true) -> Tensor? {
         let (n, inF, outF) = (input.shape[0], weight.shape[1], weight.shape[0])
         precondition(gradOutput.shape == [n, outF] && input.shape == [n, inF], "linear backward shapes do not fit")
-        input.data.withUnsafeBufferPointer { x in
-            gradOutput.data.withUnsafeBufferPointer { dy in
-                gradWeight.data.withUnsafeMutableBufferPointer { dW in
-                    // dW (out, in) += dY^T (out, N) * X (N, in)
-                    Gemm.sgemm(transposeA: true, transposeB: false, m: outF, n: inF, k: n,
-                               a: dy.baseAddress!, lda: outF, b: x.baseAddress!, ldb: inF,
-                               beta: 1, c: dW.baseAddress!, ldc: inF)
+        if needWeightGradient {
+            input.data.withUnsafeBufferPointer { x in
+                gradOutput.data.withUnsafeBufferPointer { dy in
+                    gradWeight.data.withUnsafeMutableBufferPointer { dW in
+                        // dW (out, in) += dY^T (out, N) * X (N, in)
+                        Gemm.sgemm(transposeA: true, transposeB: false, m: outF, n: inF, k: n,
+                                   a: dy.baseAddress!, lda: outF, b: x.baseAddress!, ldb: inF,
+                                   beta: 1, c: dW.baseAddress!, ldc: inF)
+                    }
                 }
             }
+            if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
         }
-        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
         guard needInputGradient else { return nil }
         var dx = Tensor(zeros: [n, inF])
         gradOutput.data.withUnsafeBufferPointer { dy in

@@ -7,6 +7,9 @@ import ModelIO
 public final class Parameter {
     public var value: Tensor
     public var gradient: Tensor
+    /// When false, backward leaves `gradient` alone and skips the work that would fill it
+    /// (PyTorch's requires_grad): the generator step backpropagates through D this way.
+    public var requiresGradient = true
 
     public init(_ value: Tensor) {
         self.value = value
@@ -74,7 +77,8 @@ public final class DenseLayer: TrainableLayer {
     public func backward(_ gradOutput: Tensor, needInputGradient: Bool) -> Tensor? {
         var gb = bias?.gradient
         let dx = LinearBackward.backward(input: input, weight: weight.value, gradOutput: gradOutput,
-                                         gradWeight: &weight.gradient, gradBias: &gb, needInputGradient: needInputGradient)
+                                         gradWeight: &weight.gradient, gradBias: &gb, needInputGradient: needInputGradient,
+                                         needWeightGradient: weight.requiresGradient)
         if let gb { bias!.gradient = gb }
         return dx
     }
@@ -116,7 +120,8 @@ public final class Conv2dLayer: TrainableLayer {
     public func backward(_ gradOutput: Tensor, needInputGradient: Bool) -> Tensor? {
         var gb = bias?.gradient
         let dx = Conv2dBackward.backward(input: input, weight: weight.value, gradOutput: gradOutput, geometry: geometry,
-                                         gradWeight: &weight.gradient, gradBias: &gb, needInputGradient: needInputGradient)
+                                         gradWeight: &weight.gradient, gradBias: &gb, needInputGradient: needInputGradient,
+                                         needWeightGradient: weight.requiresGradient)
         if let gb { bias!.gradient = gb }
         return dx
     }
@@ -157,7 +162,8 @@ public final class ConvTranspose2dLayer: TrainableLayer {
     public func backward(_ gradOutput: Tensor, needInputGradient: Bool) -> Tensor? {
         var gb = bias?.gradient
         let dx = ConvTranspose2dBackward.backward(input: input, weight: weight.value, gradOutput: gradOutput, geometry: geometry,
-                                                  gradWeight: &weight.gradient, gradBias: &gb, needInputGradient: needInputGradient)
+                                                  gradWeight: &weight.gradient, gradBias: &gb, needInputGradient: needInputGradient,
+                                                  needWeightGradient: weight.requiresGradient)
         if let gb { bias!.gradient = gb }
         return dx
     }
@@ -215,6 +221,11 @@ public final class BatchNormLayer: TrainableLayer {
             var dx = gradOutput
             BatchNormInference.apply(&dx, scale: inferenceScale, shift: [Float](repeating: 0, count: inferenceScale.count))
             return dx
+        }
+        guard gamma.requiresGradient else {
+            var scratchGamma = Tensor(zeros: gamma.value.shape), scratchBeta = Tensor(zeros: beta.value.shape)
+            return BatchNormTraining.backward(gradOutput, cache: cache, gamma: gamma.value,
+                                              gradGamma: &scratchGamma, gradBeta: &scratchBeta)
         }
         return BatchNormTraining.backward(gradOutput, cache: cache, gamma: gamma.value,
                                           gradGamma: &gamma.gradient, gradBeta: &beta.gradient)

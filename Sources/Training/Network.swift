@@ -123,6 +123,15 @@ public final class Network {
         return g
     }
 
+    /// Backpropagates only to the input: the parameters' gradients are left as they are and
+    /// the work for them is skipped (the generator step through D, whose gradients it discards).
+    public func inputGradient(_ gradOutput: Tensor) -> Tensor {
+        let ps = parameters, previous = ps.map(\.requiresGradient)
+        for p in ps { p.requiresGradient = false }
+        defer { for (p, was) in zip(ps, previous) { p.requiresGradient = was } }
+        return backward(gradOutput, needInputGradient: true)!
+    }
+
     /// Every trainable parameter, named as in the saved files: "<layer>.<name>".
     public var namedParameters: [(name: String, parameter: Parameter)] {
         layers.enumerated().flatMap { i, l in l.parameters.map { ("\(i).\($0.name)", $0.parameter) } }

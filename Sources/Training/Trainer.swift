@@ -261,7 +261,7 @@ public final class GANTrainer {
         let fake = generate(c.prior.sample(count: b, size: z, rng: &rng), labels: labels, training: true, rng: &rng)
         let logits = discriminate(fake, labels: labels, rng: &rng)
         let g = c.loss.generator(fake: logits)
-        let gradFake = discriminatorBackward(g.gradFake, needInputGradient: true)!
+        let gradFake = discriminatorInputGradient(g.gradFake)
         generatorBackward(gradFake)
         generatorOptimizer.step(gParameters, learningRate: generatorOptimizer.learningRate * lrFactor)
         step += 1
@@ -302,6 +302,15 @@ public final class GANTrainer {
     func discriminatorBackward(_ grad: Tensor, needInputGradient: Bool = false) -> Tensor? {
         guard let labelChannels else { return discriminator.backward(grad, needInputGradient: needInputGradient) }
         return labelChannels.backward(discriminator.backward(grad, needInputGradient: true)!)
+    }
+
+    /// The generator step's way through D: the gradient with respect to D's image input only.
+    /// D's weight gradients are skipped (the next discriminator step zeroes them anyway), which
+    /// leaves every trained value bit for bit as when they were computed.
+    func discriminatorInputGradient(_ grad: Tensor) -> Tensor {
+        let dx = discriminator.inputGradient(grad)
+        guard let labelChannels else { return dx }
+        return labelChannels.backward(dx)
     }
 
     /// Backpropagates through G (and its class embedding).

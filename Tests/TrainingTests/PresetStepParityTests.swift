@@ -97,7 +97,15 @@ final class PresetStepParityTests: XCTestCase {
         let logits = d.forward(fake2, training: true, rng: &rng)
         let gl = loss.generator(fake: logits)
         XCTAssertEqual(gl.loss, try XCTUnwrap(expected["loss_g"]).data[0], accuracy: 1e-5)
-        g.backward(try XCTUnwrap(d.backward(gl.gradFake, needInputGradient: true)))
+        // The trainer's way through D: the input gradient only, D's own gradients untouched
+        // (they were zeroed above), and bit for bit what a full backward gives.
+        let throughD = d.inputGradient(gl.gradFake)
+        for (name, p) in d.namedParameters {
+            XCTAssertTrue(p.gradient.data.allSatisfy { $0 == 0 }, "D.\(name) gradient touched by inputGradient")
+            XCTAssertTrue(p.requiresGradient, "D.\(name) requiresGradient restored")
+        }
+        XCTAssertEqual(throughD.data, try XCTUnwrap(d.backward(gl.gradFake, needInputGradient: true)).data)
+        g.backward(throughD)
         for (name, p) in g.namedParameters {
             try assertMatches(p.gradient, expected["gstep.G." + name + ".grad"], 1e-3, "G.\(name) gradient, generator step")
         }
