@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The 64 round constants K of FIPS 180-4, shared with the portable Swift compression.
+const uint32_t *forger_sha256_round_constants(void);
+
 /// 1 when this CPU (and this build) can run `forger_sha256_blocks`, else 0.
 int forger_sha256_hardware(void);
 
