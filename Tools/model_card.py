@@ -16,6 +16,7 @@ p.add_argument("--data-note", required=True)
 p.add_argument("--eval-command", required=True)
 p.add_argument("--eval-output", required=True)
 p.add_argument("--extra", help="markdown appended at the end (e.g. a look at the results)")
+p.add_argument("--wall-note", help="added to the wall-time cell, e.g. the time of earlier runs this one resumed")
 a = p.parse_args()
 
 m = json.load(open(os.path.join(a.model, "model.json")))
@@ -40,7 +41,8 @@ lines = [
     "| training | %s steps, %s epochs, batch %s, %s loss; G %s; D %s; seed %s |" % (
         t.get("steps"), t.get("epochs"), t.get("batch_size"), t.get("loss"), t.get("generator_optimizer"),
         t.get("discriminator_optimizer"), t.get("seed")),
-    "| wall time | %.1f minutes (%s) |" % (minutes, "ran to its last step" if t.get("finished") else "stopped by --time-limit"),
+    "| wall time | %.1f minutes (%s%s) |" % (minutes, "ran to its last step" if t.get("finished") else "stopped by --time-limit",
+                                            "; " + a.wall_note if a.wall_note else ""),
     "| machine | %s, shared with other jobs |" % t.get("machine", "?"),
     "| final losses | D %.3f, G %.3f, D(x) %.2f, D(G(z)) %.2f |" % (
         losses.get("discriminator", float("nan")), losses.get("generator", float("nan")),
