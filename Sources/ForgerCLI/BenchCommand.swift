@@ -174,7 +174,25 @@ struct Bench: ParsableCommand {
             print("")
             for line in try trainingReport(peerFile: peerFile) { print(line) }
         }
-        print("peak memory, 1,000-frame walk vs 10-frame walk: not available yet (no walk command on this branch)")
+        if !noColdStart, names.contains("a") {
+            print("")
+            print(walkMemoryLine(model: root.appendingPathComponent("a")))
+        }
+    }
+
+    /// Peak resident memory of `forger walk` on `model` at 10 and 1,000 frames, each in a
+    /// fresh process that reports its own high-water mark (FORGER_PEAK_MEMORY).
+    func walkMemoryLine(model: URL) -> String {
+        let gif = FileManager.default.temporaryDirectory.appendingPathComponent("forger-bench-walk-\(getpid()).gif")
+        defer { try? FileManager.default.removeItem(at: gif) }
+        func peakKB(frames: Int) -> Int? {
+            let args = ["walk", model.path, "--keyframes", "seed:1,seed:2", "--frames", String(frames - 1), "-o", gif.path, "-q"]
+            return PeakMemory.ofChild(URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, args)
+        }
+        guard let small = peakKB(frames: 10), let large = peakKB(frames: 1000) else {
+            return "peak memory of a walk on model a: failed to run forger walk"
+        }
+        return "peak memory, forger walk on model a: 10 frames \(small) KB, 1,000 frames \(large) KB (\(fmt(Double(large) / Double(small), 2))x)"
     }
 
     /// Best images per second over `repeats` windows of at least `seconds`.

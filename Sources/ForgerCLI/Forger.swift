@@ -16,6 +16,7 @@ public struct Forger: ParsableCommand {
     /// Entry point used by the executable: single-threaded BLAS, Forger parallelises itself.
     public static func run(arguments: [String]? = nil) {
         Gemm.useSingleThreadedBLAS()
+        PeakMemory.reportAtExitIfAsked()
         CommandLineRecord.arguments = arguments ?? Array(CommandLine.arguments.dropFirst())
         main(arguments)
     }
@@ -26,4 +27,47 @@ struct UserError: Error, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
     var description: String { message }
+}
+
+/// FORGER_PEAK_MEMORY=1 makes any command print its peak resident memory to stderr as it exits:
+/// `forger: peak memory N KB`, the VmHWM of /proc/self/status. That is this program's own
+/// address space since exec, unlike a parent's wait4 figure, which starts from the parent's size.
+enum PeakMemory {
+    static let variable = "FORGER_PEAK_MEMORY"
+    static let prefix = "forger: peak memory "
+
+    static func reportAtExitIfAsked() {
+        guard ProcessInfo.processInfo.environment[variable] != nil else { return }
+        atexit {
+            guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+                  let kb = PeakMemory.highWaterKB(status: status) else { return }
+            FileHandle.standardError.write(Data("\(PeakMemory.prefix)\(kb) KB\n".utf8))
+        }
+    }
+
+    /// The VmHWM line of a /proc/<pid>/status text, in KB.
+    static func highWaterKB(status: String) -> Int? {
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+        }
+        return nil
+    }
+
+    /// Runs `path args` with the report asked for and returns the peak it printed, or nil when
+    /// it cannot start, exits non-zero or prints none.
+    static func ofChild(_ path: String, _ args: [String]) -> Int? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = args
+        process.environment = ProcessInfo.processInfo.environment.merging([variable: "1"]) { $1 }
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return text.split(separator: "\n").last { $0.hasPrefix(prefix) }
+            .flatMap { Int($0.dropFirst(prefix.count).split(separator: " ").first ?? "") }
+    }
 }

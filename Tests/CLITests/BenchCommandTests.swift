@@ -65,6 +65,19 @@ final class BenchCommandTests: CommandTestCase {
         XCTAssertTrue(lines.contains("  pytorch trained at batch 64, Forger at 8: no ratio"), lines.joined(separator: "\n"))
     }
 
+    /// The walk-memory row reads each child's own high-water mark: VmHWM parsing, and a real
+    /// forger child that reports a plausible figure; a failing command gives none.
+    func testPeakMemoryReport() throws {
+        XCTAssertEqual(PeakMemory.highWaterKB(status: "Name:\tforger\nVmPeak:\t  99 kB\nVmHWM:\t   43220 kB\nVmRSS:\t 1 kB\n"), 43220)
+        XCTAssertNil(PeakMemory.highWaterKB(status: "Name:\tforger\n"))
+        guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
+        let kb = try XCTUnwrap(PeakMemory.ofChild(binary.path, ["models"]), "forger models with FORGER_PEAK_MEMORY set")
+        XCTAssertGreaterThan(kb, 1_000)
+        XCTAssertLessThan(kb, 1_000_000)
+        XCTAssertNil(PeakMemory.ofChild(binary.path, ["no-such-command"]))
+        XCTAssertNil(PeakMemory.ofChild("/nonexistent/forger", []))
+    }
+
     func testTrainingOptionsAreChecked() {
         XCTAssertThrowsError(try Bench.parse(["--training-batch", "1"])) { error in
             XCTAssertTrue(Bench.message(for: error).contains("--training-batch must be at least 2"), Bench.message(for: error))
