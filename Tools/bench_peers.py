@@ -68,7 +68,9 @@ def training_rate(batch, seconds=1.0, repeats=3):
         F.binary_cross_entropy_with_logits(d(fake), zeros).backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
+        d.requires_grad_(False)     # the G step needs only the gradient through D, as Forger's does
         F.binary_cross_entropy_with_logits(d(g(torch.randn(batch, 100))), ones).backward()
+        d.requires_grad_(True)
         opt_g.step()
 
     return best_rate(step, 1, seconds=seconds, repeats=repeats)

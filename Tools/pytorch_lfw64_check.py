@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The 64-px check behind the dcgan-upsample preset: trains the pytorch/examples DCGAN pair on
-LFW-crop in PyTorch (Debian python3-torch, one thread) the way `forger train` does (batch 64,
-Adam 2e-4 / 0.5, random flips, non-saturating loss), and writes an 8x8 grid of G's samples.
+LFW-crop in PyTorch (Debian python3-torch, one thread) with `forger train`'s settings (batch 64,
+Adam 2e-4 / 0.5, random flips, non-saturating loss) in pytorch/examples' own loop (the G step
+reuses the D step's fakes, real batches are drawn with replacement, samples come from G in
+training mode), and writes an 8x8 grid of G's samples.
 
   /usr/bin/python3 Tools/pytorch_lfw64_check.py LFW_DIR --width 16 --steps 300 --generator dcgan    OUT.png
   /usr/bin/python3 Tools/pytorch_lfw64_check.py LFW_DIR --width 16 --steps 300 --generator upsample OUT.png

@@ -16,6 +16,8 @@ for m in 0.6 0.9; do
         awk -F, -v m="$m" -v s="$s" 'NR > 1 { e[NR] = $1; x[NR] = $2; sd[NR] = $3; n = NR }
             END { k = 0; t = 0; q = 0
                   for (i = 2; i <= n; i++) if (e[i] >= 200) { k++; t += x[i]; q += x[i] * x[i] }
-                  mu = t / k; printf "%-8s %-5s %-30.3f %-11.3f %.3f\n", m, s, sqrt(q / k - mu * mu), x[n], sd[n] }' "$T/trace.csv"
+                  if (k == 0) { print "no frames after epoch 200" > "/dev/stderr"; exit 1 }
+                  mu = t / k; v = q / k - mu * mu; if (v < 0) v = 0
+                  printf "%-8s %-5s %-30.3f %-11.3f %.3f\n", m, s, sqrt(v), x[n], sd[n] }' "$T/trace.csv"
     done
 done

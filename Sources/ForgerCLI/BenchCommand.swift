@@ -45,7 +45,7 @@ struct Bench: ParsableCommand {
     var threads: String?
     @Option(help: "Only these models (comma-separated directory names).")
     var only: String?
-    @Flag(help: "Skip the cold-start measurement.")
+    @Flag(help: "Skip the cold-start and walk-memory measurements (both run child processes on model a).")
     var noColdStart = false
     @Option(help: "Batch size of the GAN training row (Tools/bench.sh times the peer at the same size; no ratio if they differ).")
     var trainingBatch = 64

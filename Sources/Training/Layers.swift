@@ -7,8 +7,10 @@ import ModelIO
 public final class Parameter {
     public var value: Tensor
     public var gradient: Tensor
-    /// When false, backward leaves `gradient` alone and skips the work that would fill it
-    /// (PyTorch's requires_grad): the generator step backpropagates through D this way.
+    /// When false on a layer's first parameter (weight, or batch norm's gamma), that layer's
+    /// backward leaves all its parameter gradients alone and skips the work that would fill them.
+    /// `Network.inputGradient` sets it on every parameter for one backward (the generator step
+    /// through D). Optimizers do not look at it: it is not a way to freeze a layer.
     public var requiresGradient = true
 
     public init(_ value: Tensor) {

@@ -304,9 +304,10 @@ public final class GANTrainer {
         return labelChannels.backward(discriminator.backward(grad, needInputGradient: true)!)
     }
 
-    /// The generator step's way through D: the gradient with respect to D's image input only.
-    /// D's weight gradients are skipped (the next discriminator step zeroes them anyway), which
-    /// leaves every trained value bit for bit as when they were computed.
+    /// The generator step's way through D: the gradient with respect to D's image input. D's
+    /// layers skip their weight gradients (the next discriminator step zeroes them anyway, so
+    /// every trained value is bit for bit as when they were computed); a conditional D's label
+    /// embedding still gets its small gradient, which that zeroing discards too.
     func discriminatorInputGradient(_ grad: Tensor) -> Tensor {
         let dx = discriminator.inputGradient(grad)
         guard let labelChannels else { return dx }
