@@ -125,13 +125,18 @@ final class PyTorchParityTests: XCTestCase {
             let loss = GANLoss.nonSaturating.generator(fake: logits)
             XCTAssertEqual(loss.loss, try XCTUnwrap(expected[g + "loss_g"]).data[0], accuracy: 1e-5)
             for (_, p) in t.generatorParameters + t.discriminatorParameters { p.zeroGradient() }
-            t.generatorBackward(try XCTUnwrap(t.discriminatorBackward(loss.gradFake, needInputGradient: true)))
+            let throughD = try XCTUnwrap(t.discriminatorBackward(loss.gradFake, needInputGradient: true))
+            t.generatorBackward(throughD)
             for (prefix, named) in [(g, t.generatorParameters), ("D.", t.discriminatorParameters)] {
                 for (name, p) in named {
                     let want = try XCTUnwrap(expected[g + "grad." + prefix + name], "no expected gradient for \(prefix + name)")
                     assertClose(p.gradient.data, want.data, 1e-4, "\(join): \(prefix)\(name) gradient")
                 }
             }
+            // trainStep's own way through D: the same image gradient, D's layer gradients untouched.
+            let before = t.discriminator.namedParameters.map { $0.parameter.gradient.data }
+            XCTAssertEqual(t.discriminatorInputGradient(loss.gradFake).data, throughD.data, "\(join): input gradient through D")
+            XCTAssertEqual(t.discriminator.namedParameters.map { $0.parameter.gradient.data }, before, "\(join): D's layer gradients")
         }
 
         // The real half of a discriminator step: real images with their own labels.
