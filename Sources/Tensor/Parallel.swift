@@ -21,6 +21,20 @@ public enum Parallel {
             if lo < hi { body(lo..<hi, w) }
         }
     }
+
+    /// `forChunks`, with each worker's chunk handed to `body` in runs of at most `group` items
+    /// (the images one product takes at a time).
+    public static func forGroups(_ count: Int, group: Int, maxWorkers: Int? = nil,
+                                 _ body: (Range<Int>, Int) -> Void) {
+        forChunks(count, maxWorkers: maxWorkers) { chunk, worker in
+            var i = chunk.lowerBound
+            while i < chunk.upperBound {
+                let j = min(chunk.upperBound, i + max(1, group))
+                body(i..<j, worker)
+                i = j
+            }
+        }
+    }
 }
 
 #if canImport(Glibc)

@@ -217,21 +217,15 @@ public struct PhasedConv: Sendable {
     /// `scratchPerWorker` floats.
     public func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
-        let group = imagesPerProduct
         let region = scratchPerWorker
         if n >= workers || workers == 1 {
-            Parallel.forChunks(n, maxWorkers: workers) { images, worker in
+            Parallel.forGroups(n, group: imagesPerProduct, maxWorkers: workers) { images, worker in
                 let s = scratch + worker * region
-                var i = images.lowerBound
-                while i < images.upperBound {
-                    let j = min(images.upperBound, i + group)
-                    if shifted {
-                        pad(x, images: i..<j, into: s)
-                        for p in phases.indices { runShifted(p, images: i..<j, rows: 0..<phases[p].y.outCount, s, y) }
-                    } else {
-                        for p in phases.indices { run(p, images: i..<j, rows: 0..<phases[p].y.outCount, x, y, s) }
-                    }
-                    i = j
+                if shifted {
+                    pad(x, images: images, into: s)
+                    for p in phases.indices { runShifted(p, images: images, rows: 0..<phases[p].y.outCount, s, y) }
+                } else {
+                    for p in phases.indices { run(p, images: images, rows: 0..<phases[p].y.outCount, x, y, s) }
                 }
             }
             return

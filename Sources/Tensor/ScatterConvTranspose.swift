@@ -41,14 +41,8 @@ public struct ScatterConvTranspose: Sendable {
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
         let g = geometry
         if n >= workers || workers == 1 {
-            Parallel.forChunks(n, maxWorkers: workers) { images, worker in
-                let s = scratch + worker * scratchPerWorker
-                var i = images.lowerBound
-                while i < images.upperBound {
-                    let j = min(images.upperBound, i + imagesPerProduct)
-                    run(images: i..<j, channels: 0..<g.outChannels, x, y, s)
-                    i = j
-                }
+            Parallel.forGroups(n, group: imagesPerProduct, maxWorkers: workers) { images, worker in
+                run(images: images, channels: 0..<g.outChannels, x, y, scratch + worker * scratchPerWorker)
             }
             return
         }
