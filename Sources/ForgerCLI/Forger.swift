@@ -37,7 +37,7 @@ enum PeakMemory {
     static let prefix = "forger: peak memory "
 
     static func reportAtExitIfAsked() {
-        guard ProcessInfo.processInfo.environment[variable] != nil else { return }
+        guard getenv(variable) != nil else { return }
         atexit {
             guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
                   let kb = PeakMemory.highWaterKB(status: status) else { return }

@@ -47,9 +47,9 @@ struct Toy: ParsableCommand {
         toy.discriminatorSteps = discriminatorSteps; toy.batchSize = batchSize; toy.seed = seed
         if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
         var writer: GIFWriter? = nil
-        var count = 0
+        var count = 0, lastMean: Float = .nan
         var csv = "epoch,sample_mean,sample_std\n"
-        let trainer = try toy.run { frame in
+        _ = try toy.run { frame in
             let image = frame.image
             if writer == nil {
                 writer = try GIFWriter(url: URL(fileURLWithPath: output), width: image.width, height: image.height,
@@ -57,6 +57,7 @@ struct Toy: ParsableCommand {
             }
             try writer!.add(image)
             count += 1
+            lastMean = frame.sampleMean        // the last frame is always the final epoch's
             csv += "\(frame.epoch),\(frame.sampleMean),\(frame.sampleStd)\n"
             if let frames {
                 try PNG.write(image, to: URL(fileURLWithPath: frames).appendingPathComponent(String(format: "epoch-%04d.png", frame.epoch)))
@@ -65,8 +66,7 @@ struct Toy: ParsableCommand {
         try writer?.finish()
         if let trace { try AtomicFile.write(Data(csv.utf8), to: URL(fileURLWithPath: trace)) }
         if !outputOptions.quiet {
-            let mean = trainer.samples().data.reduce(0, +) / Float(trainer.fixedNoise.shape[0])
-            FileHandle.standardError.write(Data("\(count) frames -> \(output); G's sample mean after \(epochs) epochs: \(String(format: "%.3f", mean)) (target \(toy.mean))\n".utf8))
+            FileHandle.standardError.write(Data("\(count) frames -> \(output); G's sample mean after \(epochs) epochs: \(String(format: "%.3f", lastMean)) (target \(toy.mean))\n".utf8))
         }
     }
 }

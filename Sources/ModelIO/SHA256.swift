@@ -64,11 +64,11 @@ public struct SHA256 {
 
     private mutating func compress(_ start: UnsafeRawPointer, blocks: Int) {
         if hardware {
-            var state = [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7]
-            state.withUnsafeMutableBufferPointer { s in
-                forger_sha256_blocks(s.baseAddress!, start.assumingMemoryBound(to: UInt8.self), blocks)
+            // A homogeneous tuple is laid out like a C array: H0..H7 in place.
+            withUnsafeMutableBytes(of: &h) { s in
+                forger_sha256_blocks(s.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                                     start.assumingMemoryBound(to: UInt8.self), blocks)
             }
-            h = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
             return
         }
         for b in 0..<blocks { compress(start + 64 * b) }
