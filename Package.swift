@@ -2,7 +2,7 @@
 import PackageDescription
 
 // One target per level of the stack; each imports only what is below it.
-//   CBLAS/CPNG/CGIF/CZlib/CSHA256 -> Tensor -> NN -> ModelIO -> Latent/Training -> ForgerCLI -> forger
+//   CBLAS/CGemm/CPNG/CGIF/CZlib/CSHA256 -> Tensor -> NN -> ModelIO -> Latent/Training -> ForgerCLI -> forger
 // Imaging sits beside the stack and imports only the C shims.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
@@ -21,8 +21,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png16")]),
         .target(name: "CSHA256", path: "Sources/CSHA256"),
+        // The GEMM kernels are optimised in debug builds too, so that tests run at speed.
+        .target(name: "CGemm", path: "Sources/CGemm", cSettings: [.unsafeFlags(["-O2"])]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS"], exclude: ["README.md"], swiftSettings: optimised),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CGemm"], exclude: ["README.md"], swiftSettings: optimised),
         .target(name: "NN", dependencies: ["Tensor"], exclude: ["README.md"], swiftSettings: optimised),
         .target(name: "ModelIO", dependencies: ["Tensor", "NN", "CZlib", "CSHA256"], exclude: ["README.md"], swiftSettings: optimised),
         .target(name: "Latent", dependencies: ["Tensor", "NN", "ModelIO"], exclude: ["README.md"], swiftSettings: optimised),

@@ -53,6 +53,9 @@ struct Bench: ParsableCommand {
     var trainingSeconds = 1.0
     @Flag(help: "Skip the GAN training row.")
     var noTraining = false
+    @Flag(help: "Instead of the table: Forger's own AVX-512 GEMM against OpenBLAS inside Forger, windows alternating, the median of the per-pair ratios (a machine whose speed drifts moves both alike).")
+    var compareEngines = false
+
     @Flag(help: "Only the GAN training row (needs no model directories).")
     var trainingOnly = false
 
@@ -126,6 +129,10 @@ struct Bench: ParsableCommand {
         for p in peerNames { header += ["\(p) img/s", "x \(p)"] }
         var rows: [[String]] = []
         var notes: [String] = []
+        if compareEngines {
+            try compareEngineRows(names: names, root: root)
+            return
+        }
         for name in names {
             let model = try ModelStore.load(root.appendingPathComponent(name))
             let g = model.inferenceGenerator
@@ -193,6 +200,56 @@ struct Bench: ParsableCommand {
             return "peak memory of a walk on model a: failed to run forger walk"
         }
         return "peak memory, forger walk on model a: 10 frames \(small) KB, 1,000 frames \(large) KB (\(fmt(Double(large) / Double(small), 2))x)"
+    }
+
+    /// `--compare-engines`: per model and batch, two copies of the generator, one planned with
+    /// FastGemm and one with OpenBLAS, timed in alternating windows at one worker per core.
+    func compareEngineRows(names: [String], root: URL) throws {
+        guard FastGemm.supported else { throw UserError("--compare-engines: this CPU has no AVX-512; Forger runs on OpenBLAS only") }
+        print("forger bench --compare-engines: FastGemm against OpenBLAS (\(Gemm.kernelName ?? "?")), \(Parallel.workerCount) workers, \(max(5, repeats)) alternating pairs of \(seconds) s windows")
+        var rows: [[String]] = []
+        for name in names {
+            let g = try ModelStore.load(root.appendingPathComponent(name)).inferenceGenerator
+            for b in batchSizes {
+                var seed: UInt64 = 7
+                let z = Tensor(shape: [b, g.latentSize], data: (0..<(b * g.latentSize)).map { _ in
+                    seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                    return Float(seed >> 40) / Float(1 << 24)
+                })
+                func copy(fast: Bool) throws -> Generator {
+                    FastGemm.enabled = fast
+                    defer { FastGemm.enabled = FastGemm.supported }
+                    let c = try Generator(latentSize: g.latentSize, inputShape: g.inputShape,
+                                          conditioning: g.conditioning, layers: g.layers)
+                    _ = c.forward(z)   // compiles the plan while the switch holds
+                    return c
+                }
+                let (fast, blas) = (try copy(fast: true), try copy(fast: false))
+                var ratios: [Double] = [], fastRates: [Double] = [], blasRates: [Double] = []
+                for _ in 0..<max(5, repeats) {
+                    let f = window(batch: b) { _ = fast.forward(z) }, o = window(batch: b) { _ = blas.forward(z) }
+                    fastRates.append(f); blasRates.append(o); ratios.append(f / o)
+                }
+                func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
+                rows.append([name, "\(b)", fmt(median(fastRates), 0), fmt(median(blasRates), 0), fmt(median(ratios), 2),
+                             "\(fmt(ratios.min()!, 2))-\(fmt(ratios.max()!, 2))"])
+            }
+        }
+        for line in table(["model", "batch", "fastgemm img/s", "openblas img/s", "ratio (median)", "ratio range"], rows) { print(line) }
+    }
+
+    /// Images per second of one window of at least `seconds` (after one warm-up call).
+    func window(batch: Int, _ body: () -> Void) -> Double {
+        body()
+        var n = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            body()
+            n += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds || n < 2
+        return Double(n * batch) / elapsed
     }
 
     /// Best images per second over `repeats` windows of at least `seconds`.

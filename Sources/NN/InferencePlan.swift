@@ -87,8 +87,9 @@ final class InferencePlan: @unchecked Sendable {
                 let scatter = ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
                                                    inWidth: shape[2], activation: a)
                 if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
-                                      activation: a), p.shifted, Self.worthIt(p, layer, shape) {
-                    step = p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
+                                      activation: a), p.fast || p.shifted, Self.worthIt(p, layer, shape) {
+                    // FastGemm's phases compute no spare positions.
+                    step = p.fast || p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
                 } else {
                     step = .scatter(scatter)
                 }

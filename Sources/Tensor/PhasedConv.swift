@@ -30,6 +30,14 @@ public struct PhasedConv: Sendable {
         public var weight: [Float]
         /// Values per output position: C * taps.y * taps.x.
         public var patch: Int
+        /// With `fast`: the summed kernel as FastGemm's packed (O, patch) matrix, its columns in
+        /// the order the product reads them, and where each product column of a whole group of
+        /// images lands in the output (relative to the group's first image; -1 for spare ones).
+        var packed: [Float] = []
+        var columns: [Int32] = []
+        /// With `fast`: where each product column reads the padded window (relative to a tap's
+        /// row of channel 0), for a whole group of images.
+        var positions: [Int32] = []
     }
 
     /// Every axis reads consecutive input rows/columns (stride-1 conv, upsample + conv,
@@ -45,7 +53,7 @@ public struct PhasedConv: Sendable {
     public let spareRatio: Double
     /// Images per product and per-worker scratch (floats).
     public let imagesPerProduct: Int
-    public let scratchPerWorker: Int
+    public private(set) var scratchPerWorker: Int
     /// Largest column matrix of one image (the gathering path).
     let columnScratch: Int
 
@@ -56,6 +64,10 @@ public struct PhasedConv: Sendable {
     public let bias: [Float]
     public let activation: ActivationKind
 
+    /// The products run on FastGemm (AVX-512, weights packed at build, the write-back fused).
+    public let fast: Bool
+    /// Where a worker's FastGemm scratch starts inside its region (after the padded window).
+    let gemmScratchOffset: Int
     /// Few output channels: the sgemm computes the product transposed so its rows are positions.
     var transposedProduct: Bool { outChannels < 16 }
 
@@ -123,6 +135,9 @@ public struct PhasedConv: Sendable {
         spareRatio = spare
         let shifted = (ys + xs).allSatisfy(unit) && spare <= Self.shiftedSpareLimit + 32 / Double(o)
         self.shifted = shifted
+        // The fast path reads every phase's weights in the gathering layout (O, C * taps).
+        let fast = FastGemm.enabled && o >= FastGemm.panelRows
+        let tapMajor = shifted && !fast
         var phases: [Phase] = []
         weight.withUnsafeBufferPointer { src in
             for y in ys {
@@ -138,7 +153,7 @@ public struct PhasedConv: Sendable {
                                         let k = ki * strides.ki + kj
                                         for oc in 0..<o {
                                             let from = src.baseAddress! + oc * strides.o + k
-                                            if shifted {
+                                            if tapMajor {
                                                 let to = dst.baseAddress! + (e * o + oc) * c
                                                 for ch in 0..<c { to[ch] += from[ch * strides.c] }
                                             } else {
@@ -155,7 +170,6 @@ public struct PhasedConv: Sendable {
                 }
             }
         }
-        self.phases = phases
         var smallest = Int.max, col = 0, product = 0
         for p in phases {
             let positions = p.y.outCount * p.x.outCount
@@ -164,14 +178,49 @@ public struct PhasedConv: Sendable {
             product = max(product, o * positions)
         }
         columnScratch = col
-        if shifted {
+        self.fast = fast
+        if fast {
+            // Every phase reads the zero-padded window through tables (no column matrix, no
+            // spare positions); enough images per product to fill a few blocks of columns.
+            let plane = paddedHeight * paddedWidth
+            let g = max(1, min(16, 512 / max(1, smallest)))
+            imagesPerProduct = g
+            gemmScratchOffset = c * plane * g + paddedWidth + 64
+            scratchPerWorker = gemmScratchOffset + FastGemm.scratchCount(rows: o)
+            let outPlane = oh * ow
+            for i in phases.indices {
+                let ph = phases[i]
+                let (rows, cols) = (ph.y.outCount, ph.x.outCount)
+                var map = [Int32](repeating: 0, count: g * rows * cols), at = map
+                for gi in 0..<g {
+                    for t in 0..<rows {
+                        let line = gi * o * outPlane + (ph.y.outStart + t * ph.y.outStep) * ow + ph.x.outStart
+                        let source = gi * plane + (ph.y.inStart - padTop + t * ph.y.inStep) * paddedWidth
+                            + ph.x.inStart - padLeft
+                        for u in 0..<cols {
+                            let q = (gi * rows + t) * cols + u
+                            map[q] = Int32(line + u * ph.x.outStep)
+                            at[q] = Int32(source + u * ph.x.inStep)
+                        }
+                    }
+                }
+                phases[i].columns = map
+                phases[i].positions = at
+                phases[i].packed = ph.weight.withUnsafeBufferPointer { wt in
+                    FastGemm.pack(m: o, k: ph.patch, wt.baseAddress!, lda: ph.patch)
+                }
+            }
+        } else if shifted {
+            gemmScratchOffset = 0
             let plane = paddedHeight * paddedWidth
             imagesPerProduct = max(1, min(16, 768 / plane))
             scratchPerWorker = (c + o) * plane * imagesPerProduct + paddedWidth + 64
         } else {
+            gemmScratchOffset = 0
             imagesPerProduct = max(1, min(16, 384 / max(1, smallest)))
             scratchPerWorker = (col + product) * imagesPerProduct
         }
+        self.phases = phases
         self.inChannels = c; self.outChannels = o
         self.inHeight = h; self.inWidth = w; self.outHeight = oh; self.outWidth = ow
         self.bias = bias?.data ?? [Float](repeating: 0, count: o)
@@ -221,11 +270,42 @@ public struct PhasedConv: Sendable {
         if n >= workers || workers == 1 {
             Parallel.forGroups(n, group: imagesPerProduct, maxWorkers: workers) { images, worker in
                 let s = scratch + worker * region
-                if shifted {
+                if fast {
+                    pad(x, images: images, into: s)
+                    for p in phases.indices { runFast(p, images: images, channels: 0..<outChannels, s, y, gemmScratch: s + gemmScratchOffset) }
+                } else if shifted {
                     pad(x, images: images, into: s)
                     for p in phases.indices { runShifted(p, images: images, rows: 0..<phases[p].y.outCount, s, y) }
                 } else {
                     for p in phases.indices { run(p, images: images, rows: 0..<phases[p].y.outCount, x, y, s) }
+                }
+            }
+            return
+        }
+        if fast {
+            // Few images: pad each once, then split each phase over the workers: by bands of
+            // positions (whole blocks of columns) where there are enough, else by bands of
+            // output channels (whole panels of the packed weights).
+            func bands(_ count: Int, _ unit: Int) -> [Int] {
+                (0...workers).map { min(count, (count * $0 / workers + unit - 1) / unit * unit) }
+            }
+            let channelBands = bands(outChannels, FastGemm.panelRows)
+            for img in 0..<n {
+                pad(x, images: img..<(img + 1), into: scratch)
+                Parallel.forChunks(phases.count * workers, maxWorkers: workers) { range, worker in
+                    for t in range {
+                        let (p, b) = (t / workers, t % workers)
+                        let positions = phases[p].y.outCount * phases[p].x.outCount
+                        let s = scratch + worker * region + gemmScratchOffset
+                        if positions >= 2 * FastGemm.blockColumns * workers {
+                            let cut = bands(positions, FastGemm.blockColumns)
+                            runFast(p, images: img..<(img + 1), channels: 0..<outChannels, columns: cut[b]..<cut[b + 1],
+                                    scratch, y, gemmScratch: s)
+                        } else if channelBands[b] < channelBands[b + 1] {
+                            runFast(p, images: img..<(img + 1), channels: channelBands[b]..<channelBands[b + 1],
+                                    scratch, y, gemmScratch: s)
+                        }
+                    }
                 }
             }
             return
@@ -340,6 +420,43 @@ public struct PhasedConv: Sendable {
                             for u in 0..<cols { line[ox0 + u * step] = s[u] + bo }
                         default:
                             for u in 0..<cols { line[ox0 + u * step] = activation.value(s[u * ps] + bo) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One phase on padded images through FastGemm, output channels `channels` (a band starting
+    /// on a panel of the packed weights): column q of the product is output position q of the
+    /// group; row c * taps + e of B is channel c's window shifted by tap e, read at the phase's
+    /// `positions`; bias, activation and the place in y are applied by the store.
+    private func runFast(_ p: Int, images: Range<Int>, channels: Range<Int>, columns: Range<Int>? = nil,
+                         _ xp: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                         gemmScratch: UnsafeMutablePointer<Float>) {
+        let ph = phases[p]
+        let ty = ph.y.taps.count, tx = ph.x.taps.count, taps = ty * tx
+        let g = images.count, plane = paddedHeight * paddedWidth
+        let q = columns ?? 0..<(g * ph.y.outCount * ph.x.outCount)
+        if q.isEmpty { return }
+        let c0 = channels.lowerBound, outPlane = outHeight * outWidth
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, ph.patch)) { offsets in
+            for ch in 0..<inChannels {
+                for ey in 0..<ty {
+                    for ex in 0..<tx { offsets[ch * taps + ey * tx + ex] = ch * g * plane + ey * paddedWidth + ex }
+                }
+            }
+            bias.withUnsafeBufferPointer { b in
+                ph.packed.withUnsafeBufferPointer { a in
+                    ph.positions.withUnsafeBufferPointer { at in
+                        ph.columns.withUnsafeBufferPointer { map in
+                            FastGemm.multiply(m: channels.count, n: q.count, k: ph.patch,
+                                              packedA: (a.baseAddress ?? b.baseAddress!) + (a.isEmpty ? 0 : c0 * ph.patch),
+                                              b: .implicit(xp, offsets: offsets.baseAddress!, positions: at.baseAddress! + q.lowerBound),
+                                              into: .init(base: y + (images.lowerBound * outChannels + c0) * outPlane,
+                                                          rowStride: outPlane, columns: map.baseAddress! + q.lowerBound,
+                                                          bias: b.baseAddress! + c0, activation: activation),
+                                              scratch: gemmScratch)
                         }
                     }
                 }

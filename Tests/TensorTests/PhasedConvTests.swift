@@ -24,10 +24,12 @@ final class PhasedConvTests: XCTestCase {
         return y
     }
 
-    /// Runs `body` once on the gathering path and once on the shifted-product path.
+    /// Runs `body` once on the gathering path and once on the shifted-product path (OpenBLAS;
+    /// `testFastGemmPathMatchesNaive` covers FastGemm's).
     func bothPaths(_ body: (Bool) -> Void) {
         let saved = PhasedConv.shiftedSpareLimit
-        defer { PhasedConv.shiftedSpareLimit = saved }
+        defer { PhasedConv.shiftedSpareLimit = saved; FastGemm.enabled = FastGemm.supported }
+        FastGemm.enabled = false
         for shifted in [false, true] {
             PhasedConv.shiftedSpareLimit = shifted ? 1e9 : -1e9
             body(shifted)
@@ -68,6 +70,45 @@ final class PhasedConvTests: XCTestCase {
                     check(p, x, want, "upsample \(u) then \(g) \(act), shifted \(p.shifted)")
                 }
             }
+        }
+    }
+
+    /// FastGemm's path (eight or more output channels on an AVX-512 CPU): one product per phase
+    /// over the padded window, tables for the columns, the store fused. Batches with a short last
+    /// group, and single images split by position bands (large phases) or channel bands (small
+    /// ones, channel counts that are not whole panels), against the plain references.
+    func testFastGemmPathMatchesNaive() throws {
+        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: FastGemm is not used")
+        defer { FastGemm.enabled = FastGemm.supported }
+        FastGemm.enabled = true
+        var v = Values(state: 11)
+        let convs: [(ConvGeometry, Int, Int)] = [   // geometry, upsample, input side
+            (ConvGeometry(inChannels: 5, outChannels: 8, kernel: 3, stride: 1, padding: 2), 1, 17),
+            (ConvGeometry(inChannels: 3, outChannels: 13, kernel: 3, stride: 1, padding: 2), 2, 9),
+            (ConvGeometry(inChannels: 4, outChannels: 20, kernel: 3, stride: 1, padding: 1), 2, 3),
+            (ConvGeometry(inChannels: 3, outChannels: 9, kernel: 4, stride: 2, padding: 1), 1, 12),
+        ]
+        for (g, u, side) in convs {
+            for act in [ActivationKind.relu, .leakyReLU(slope: 0.2), .sigmoid] {
+                let x = v.tensor([5, g.inChannels, side, side])
+                let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: side, inWidth: side, activation: act)!
+                XCTAssertTrue(p.fast)
+                check(p, x, want, "fast: upsample \(u) then \(g) \(act)")
+            }
+        }
+        // A depth above the kernel's slice of 128 (partial sums between slices).
+        let deep = ConvGeometry(inChannels: 40, outChannels: 16, kernel: 4, stride: 2, padding: 1)
+        for act in [ActivationKind.identity, .tanh] {
+            let x = v.tensor([3, 40, 7, 7])
+            let w = v.tensor([40, 16, 4, 4]), b = v.tensor([16])
+            var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: deep)
+            act.apply(&want)
+            let p = PhasedConv(convTranspose: w, bias: b, geometry: deep, inHeight: 7, inWidth: 7, activation: act)!
+            XCTAssertTrue(p.fast)
+            check(p, x, want, "fast: \(deep) \(act)")
         }
     }
 

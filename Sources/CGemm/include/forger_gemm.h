@@ -1,0 +1,58 @@
+#pragma once
+// A single-threaded AVX-512 matrix multiply for Forger's convolutions: A packed once (the
+// weights, at load), B read straight from an image through a table of row offsets (no column
+// matrix), and bias + activation + the write to the output layout fused into the store.
+// Callers split work over threads themselves and keep OpenBLAS for CPUs without AVX-512.
+#include <stddef.h>
+#include <stdint.h>
+
+/// Rows of A per packed panel, and columns of B per packed block (three 16-float vectors).
+/// The depth runs in slices of KC (a KC x NR block of B fills half of a 48 KiB L1).
+enum { FORGER_GEMM_MR = 8, FORGER_GEMM_NR = 48, FORGER_GEMM_KC = 128 };
+
+/// The activations the store applies (values as Forger's ActivationKind.value computes them).
+enum { FORGER_ACT_IDENTITY = 0, FORGER_ACT_RELU = 1, FORGER_ACT_LEAKY = 2, FORGER_ACT_TANH = 3,
+       FORGER_ACT_SIGMOID = 4 };
+
+/// Where B (k x n) comes from: B[p][j] = base[offsets[p] + positions[j]] when both are set (an
+/// implicit column matrix: `offsets` picks channel and tap, `positions` the output position's
+/// place in a padded image), base[offsets[p] + j] with `offsets` alone, else base[p*ld + j], or
+/// base[j*ld + p] when `transposed`.
+typedef struct {
+    const float *base;
+    const ptrdiff_t *offsets;
+    const int32_t *positions;
+    ptrdiff_t ld;
+    int transposed;
+} forger_gemm_b;
+
+/// Where C (m x n) goes: row i, column j at base[i*row_stride + j], or at
+/// base[i*row_stride + columns[j]] when `columns` is set (a negative entry drops the column).
+/// value = act(alpha * (A*B)[i][j] + bias[i]) (+ beta * old value, only without `columns`).
+typedef struct {
+    float *base;
+    ptrdiff_t row_stride;
+    const int32_t *columns;
+    const float *bias;
+    int activation;
+    float slope;
+    float alpha, beta;
+} forger_gemm_c;
+
+/// 1 when this CPU (and this build) can run the kernels, else 0.
+int forger_gemm_available(void);
+
+/// Floats `forger_gemm_pack_a` writes for an m x k matrix.
+size_t forger_gemm_packed_a_count(int m, int k);
+
+/// Packs A (m x k; A[i][p] = a[i*lda + p], or a[p*lda + i] when `transposed`) into panels of
+/// MR rows, k-major, zero-padded to a whole panel.
+void forger_gemm_pack_a(int m, int k, const float *a, ptrdiff_t lda, int transposed, float *packed);
+
+/// Floats of scratch `forger_gemm` needs for m rows.
+size_t forger_gemm_scratch_count(int m);
+
+/// C = A * B as `c` says, for a packed A (m x k) and B (k x n), with `forger_gemm_scratch_count(m)`
+/// floats of scratch. Only call it when `forger_gemm_available()` returned 1.
+void forger_gemm(int m, int n, int k, const float *packed_a, const forger_gemm_b *b,
+                 const forger_gemm_c *c, float *scratch);

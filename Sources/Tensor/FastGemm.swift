@@ -1,0 +1,83 @@
+import CGemm
+import Foundation
+
+/// Forger's own AVX-512 matrix multiply (the CGemm target) for the convolutions' hot loop: the
+/// weights packed once at load, B read straight from a padded image through a table of row
+/// offsets, and bias, activation and the scatter into the output layout fused into the store.
+/// Single-threaded: callers split the work over cores. Without AVX-512 the callers keep their
+/// OpenBLAS path; `Gemm.gemmNaive` and the layers' plain references are the oracles.
+public enum FastGemm {
+    /// Whether the CPU can run the kernels. FORGER_NO_FAST_GEMM=1 turns them off (to compare).
+    public static let supported: Bool = forger_gemm_available() == 1 && getenv("FORGER_NO_FAST_GEMM") == nil
+    /// Layers built while this is false use OpenBLAS; tests flip it to check both paths.
+    nonisolated(unsafe) public static var enabled: Bool = supported
+
+    public static let panelRows = Int(FORGER_GEMM_MR)
+    public static let blockColumns = Int(FORGER_GEMM_NR)
+
+    /// Scratch floats one call with m rows needs.
+    public static func scratchCount(rows m: Int) -> Int { forger_gemm_scratch_count(Int32(m)) }
+
+    /// A (m x k), a[i * lda + p] (or a[p * lda + i] when `transposed`), packed for `multiply`.
+    public static func pack(m: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, transposed: Bool = false) -> [Float] {
+        [Float](unsafeUninitializedCapacity: forger_gemm_packed_a_count(Int32(m), Int32(k))) { buffer, count in
+            forger_gemm_pack_a(Int32(m), Int32(k), a, lda, transposed ? 1 : 0, buffer.baseAddress!)
+            count = buffer.count
+        }
+    }
+
+    /// Where the columns of B come from: rows of a matrix, or rows at offsets from a base.
+    public enum Source {
+        case matrix(UnsafePointer<Float>, ld: Int, transposed: Bool)
+        case rows(UnsafePointer<Float>, offsets: UnsafePointer<Int>)
+        /// B[p][j] = base[offsets[p] + positions[j]]: an implicit column matrix.
+        case implicit(UnsafePointer<Float>, offsets: UnsafePointer<Int>, positions: UnsafePointer<Int32>)
+    }
+
+    /// Where C goes: row i (an output channel) starts at base + i * rowStride; column j at +j,
+    /// or at +columns[j] (negative: dropped) when `columns` is set. beta needs plain columns.
+    public struct Destination {
+        public var base: UnsafeMutablePointer<Float>
+        public var rowStride: Int
+        public var columns: UnsafePointer<Int32>?
+        public var bias: UnsafePointer<Float>?
+        public var activation: ActivationKind = .identity
+        public var alpha: Float = 1, beta: Float = 0
+
+        public init(base: UnsafeMutablePointer<Float>, rowStride: Int, columns: UnsafePointer<Int32>? = nil,
+                    bias: UnsafePointer<Float>? = nil, activation: ActivationKind = .identity,
+                    alpha: Float = 1, beta: Float = 0) {
+            self.base = base; self.rowStride = rowStride; self.columns = columns; self.bias = bias
+            self.activation = activation; self.alpha = alpha; self.beta = beta
+        }
+    }
+
+    /// C (m x n) = act(alpha * A * B + bias) (+ beta * C) for a packed A (m x k).
+    /// `scratch` holds `scratchCount(rows: m)` floats.
+    public static func multiply(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, b: Source,
+                                into c: Destination, scratch: UnsafeMutablePointer<Float>) {
+        precondition(supported, "FastGemm.multiply on a CPU without AVX-512")
+        precondition(c.columns == nil || c.beta == 0, "FastGemm: beta needs plain columns")
+        if m == 0 || n == 0 { return }
+        var source: forger_gemm_b
+        switch b {
+        case .matrix(let base, let ld, let transposed):
+            source = forger_gemm_b(base: base, offsets: nil, positions: nil, ld: ld, transposed: transposed ? 1 : 0)
+        case .rows(let base, let offsets):
+            source = forger_gemm_b(base: base, offsets: offsets, positions: nil, ld: 0, transposed: 0)
+        case .implicit(let base, let offsets, let positions):
+            source = forger_gemm_b(base: base, offsets: offsets, positions: positions, ld: 0, transposed: 0)
+        }
+        let (code, slope): (Int32, Float)
+        switch c.activation {
+        case .identity: (code, slope) = (Int32(FORGER_ACT_IDENTITY), 0)
+        case .relu: (code, slope) = (Int32(FORGER_ACT_RELU), 0)
+        case .leakyReLU(let s): (code, slope) = (Int32(FORGER_ACT_LEAKY), s)
+        case .tanh: (code, slope) = (Int32(FORGER_ACT_TANH), 0)
+        case .sigmoid: (code, slope) = (Int32(FORGER_ACT_SIGMOID), 0)
+        }
+        var destination = forger_gemm_c(base: c.base, row_stride: c.rowStride, columns: c.columns, bias: c.bias,
+                                        activation: code, slope: slope, alpha: c.alpha, beta: c.beta)
+        forger_gemm(Int32(m), Int32(n), Int32(k), packedA, &source, &destination, scratch)
+    }
+}
