@@ -180,17 +180,34 @@ public struct Generator: Sendable {
             let rows = w.shape[0], cols = w.shape[1]
             guard rows % c == 0 else { return nil }
             let per = rows / c
-            for r in 0..<rows { for k in 0..<cols { w.data[r * cols + k] *= scale[r / per] } }
+            w.data.withUnsafeMutableBufferPointer { d in
+                for r in 0..<rows {
+                    let s = scale[r / per]
+                    for k in 0..<cols { d[r * cols + k] *= s }
+                }
+            }
             return .linear(weight: w, bias: scaledBias(b, rows: rows) { $0 / per })
         case .conv2d(var w, let b, let g):
             guard g.outChannels == c else { return nil }
             let per = g.patchSize
-            for i in 0..<w.count { w.data[i] *= scale[i / per] }
+            w.data.withUnsafeMutableBufferPointer { d in
+                for o in 0..<c {
+                    let s = scale[o]
+                    for i in o * per..<(o + 1) * per { d[i] *= s }
+                }
+            }
             return .conv2d(weight: w, bias: scaledBias(b, rows: c) { $0 }, geometry: g)
         case .convTranspose2d(var w, let b, let g):
             guard g.outChannels == c else { return nil }
             let k = g.kernelHeight * g.kernelWidth
-            for i in 0..<w.count { w.data[i] *= scale[(i / k) % c] }
+            // (C_in, O, kh, kw): block (ci, o) of k values scales by scale[o].
+            let blocks = w.count / k
+            w.data.withUnsafeMutableBufferPointer { d in
+                for block in 0..<blocks {
+                    let s = scale[block % c]
+                    for i in block * k..<(block + 1) * k { d[i] *= s }
+                }
+            }
             return .convTranspose2d(weight: w, bias: scaledBias(b, rows: c) { $0 }, geometry: g)
         default:
             return nil

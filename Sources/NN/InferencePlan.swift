@@ -205,11 +205,20 @@ final class InferencePlan: @unchecked Sendable {
                     let byRows = n >= workers
                     Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
                         let rows = byRows ? r : 0..<n, colsR = byRows ? 0..<outF : r
-                        Gemm.sgemm(transposeA: false, transposeB: transposed, m: rows.count, n: colsR.count, k: inF,
-                                   a: x + rows.lowerBound * inF, lda: inF,
-                                   b: transposed ? w + colsR.lowerBound * inF : w + colsR.lowerBound,
-                                   ldb: transposed ? inF : outF,
-                                   c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
+                        let b = transposed ? w + colsR.lowerBound * inF : w + colsR.lowerBound
+                        if rows.count < 4 {
+                            // A few rows: products with a vector, which read the weights in place
+                            // (a matrix product would first copy them all into its packed form).
+                            for row in rows {
+                                Gemm.sgemv(transpose: !transposed, m: transposed ? colsR.count : inF,
+                                           n: transposed ? inF : colsR.count, a: b, lda: transposed ? inF : outF,
+                                           x: x + row * inF, y: y + row * outF + colsR.lowerBound)
+                            }
+                        } else {
+                            Gemm.sgemm(transposeA: false, transposeB: transposed, m: rows.count, n: colsR.count, k: inF,
+                                       a: x + rows.lowerBound * inF, lda: inF, b: b, ldb: transposed ? inF : outF,
+                                       c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
+                        }
                         for row in rows {
                             let line = y + row * outF
                             switch act {

@@ -70,6 +70,15 @@ public enum Gemm {
                     beta, c, Int32(ldc))
     }
 
+    /// y = op(A) x for a row-major m x n matrix A (op(A) = A^T when `transpose`), through
+    /// cblas_sgemv. The references are `gemmNaive` with one column, and `sgemm`.
+    public static func sgemv(transpose: Bool, m: Int, n: Int, a: UnsafePointer<Float>, lda: Int,
+                             x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        if (transpose ? n : m) == 0 { return }
+        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(lda),
+                    x, 1, 0, y, 1)
+    }
+
     /// Plain-loop reference for `sgemm`.
     public static func gemmNaive(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
