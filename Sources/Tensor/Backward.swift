@@ -262,23 +262,27 @@ public enum BatchNormTraining {
         precondition(gamma.count == c && beta.count == c, "batch norm of \(c) channels given \(gamma.count) scales")
         let m = Double(n * inner)
         var sums = [Double](repeating: 0, count: c), squares = sums
+        let workers = Self.workers(x.count, c)
         x.data.withUnsafeBufferPointer { x in
         sums.withUnsafeMutableBufferPointer { sums in
         squares.withUnsafeMutableBufferPointer { squares in
-            for img in 0..<n {
-                for ch in 0..<c {
-                    let row = x.baseAddress! + (img * c + ch) * inner
-                    var s = sums[ch]
-                    for i in 0..<inner { s += Double(row[i]) }
-                    sums[ch] = s
+            // Channels over workers: each channel's sums keep their order.
+            Parallel.forChunks(c, maxWorkers: workers) { channels, _ in
+                for img in 0..<n {
+                    for ch in channels {
+                        let row = x.baseAddress! + (img * c + ch) * inner
+                        var s = sums[ch]
+                        for i in 0..<inner { s += Double(row[i]) }
+                        sums[ch] = s
+                    }
                 }
-            }
-            for img in 0..<n {
-                for ch in 0..<c {
-                    let row = x.baseAddress! + (img * c + ch) * inner, mu = sums[ch] / m
-                    var q = squares[ch]
-                    for i in 0..<inner { let d = Double(row[i]) - mu; q += d * d }
-                    squares[ch] = q
+                for img in 0..<n {
+                    for ch in channels {
+                        let row = x.baseAddress! + (img * c + ch) * inner, mu = sums[ch] / m
+                        var q = squares[ch]
+                        for i in 0..<inner { let d = Double(row[i]) - mu; q += d * d }
+                        squares[ch] = q
+                    }
                 }
             }
         }
@@ -296,14 +300,16 @@ public enum BatchNormTraining {
         beta.data.withUnsafeBufferPointer { beta in
         xhat.withUnsafeMutableBufferPointer { xhat in
         y.withUnsafeMutableBufferPointer { y in
-            for img in 0..<n {
-                for ch in 0..<c {
-                    let base = (img * c + ch) * inner
-                    let g = gamma[ch], b = beta[ch], muF = mean[ch], inv = inverseStd[ch]
-                    for i in base..<(base + inner) {
-                        let h = (x[i] - muF) * inv
-                        xhat[i] = h
-                        y[i] = h * g + b
+            Parallel.forChunks(n, maxWorkers: workers) { images, _ in
+                for img in images {
+                    for ch in 0..<c {
+                        let base = (img * c + ch) * inner
+                        let g = gamma[ch], b = beta[ch], muF = mean[ch], inv = inverseStd[ch]
+                        for i in base..<(base + inner) {
+                            let h = (x[i] - muF) * inv
+                            xhat[i] = h
+                            y[i] = h * g + b
+                        }
                     }
                 }
             }
@@ -314,6 +320,12 @@ public enum BatchNormTraining {
         }
         return (Tensor(shape: x.shape, data: y),
                 Cache(normalised: Tensor(shape: x.shape, data: xhat), inverseStd: inverseStd, mean: mean, variance: variance))
+    }
+
+    /// Workers for a batch-norm pass over `count` values: one below 64 Ki values (where a
+    /// hand-off costs more than it saves).
+    static func workers(_ count: Int, _ channels: Int) -> Int {
+        count >= 1 << 16 ? min(channels, Parallel.workerCount) : 1
     }
 
     /// Plain-loop reference for `forward`, channel by channel.
@@ -360,16 +372,19 @@ public enum BatchNormTraining {
         // Sums in Double: a channel of a 32x32 batch of 64 has 65,536 terms.
         var sumDy = [Double](repeating: 0, count: c), sumDyXhat = sumDy
         var dx = [Float](repeating: 0, count: xhat.count)
+        let workers = Self.workers(xhat.count, c)
         gradOutput.data.withUnsafeBufferPointer { dy in
         xhat.data.withUnsafeBufferPointer { xh in
             sumDy.withUnsafeMutableBufferPointer { sumDy in
             sumDyXhat.withUnsafeMutableBufferPointer { sumDyXhat in
-                for img in 0..<n {
-                    for ch in 0..<c {
-                        let base = (img * c + ch) * inner
-                        var s = sumDy[ch], sx = sumDyXhat[ch]
-                        for i in base..<(base + inner) { let d = Double(dy[i]); s += d; sx += d * Double(xh[i]) }
-                        sumDy[ch] = s; sumDyXhat[ch] = sx
+                Parallel.forChunks(c, maxWorkers: workers) { channels, _ in
+                    for img in 0..<n {
+                        for ch in channels {
+                            let base = (img * c + ch) * inner
+                            var s = sumDy[ch], sx = sumDyXhat[ch]
+                            for i in base..<(base + inner) { let d = Double(dy[i]); s += d; sx += d * Double(xh[i]) }
+                            sumDy[ch] = s; sumDyXhat[ch] = sx
+                        }
                     }
                 }
             }
@@ -382,11 +397,13 @@ public enum BatchNormTraining {
                 meanDy[ch] = Float(sumDy[ch] / m); meanDyXhat[ch] = Float(sumDyXhat[ch] / m)
             }
             dx.withUnsafeMutableBufferPointer { dx in
-                for img in 0..<n {
-                    for ch in 0..<c {
-                        let base = (img * c + ch) * inner, kc = k[ch], md = meanDy[ch], mdx = meanDyXhat[ch]
-                        // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat))
-                        for i in base..<(base + inner) { dx[i] = kc * (dy[i] - md - xh[i] * mdx) }
+                Parallel.forChunks(n, maxWorkers: workers) { images, _ in
+                    for img in images {
+                        for ch in 0..<c {
+                            let base = (img * c + ch) * inner, kc = k[ch], md = meanDy[ch], mdx = meanDyXhat[ch]
+                            // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat))
+                            for i in base..<(base + inner) { dx[i] = kc * (dy[i] - md - xh[i] * mdx) }
+                        }
                     }
                 }
             }
@@ -440,12 +457,14 @@ extension ActivationKind {
         let data = [Float](unsafeUninitializedCapacity: dy.count) { dx, initialised in
             y.data.withUnsafeBufferPointer { y in
             dy.data.withUnsafeBufferPointer { dy in
-                switch self {
-                case .identity: for i in 0..<dy.count { dx[i] = dy[i] }
-                case .relu: for i in 0..<dy.count { dx[i] = y[i] > 0 ? dy[i] : 0 }
-                case .leakyReLU(let slope): for i in 0..<dy.count { dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
-                case .tanh: for i in 0..<dy.count { dx[i] = dy[i] * (1 - y[i] * y[i]) }
-                case .sigmoid: for i in 0..<dy.count { dx[i] = dy[i] * (y[i] * (1 - y[i])) }
+                Parallel.forSpans(dy.count) { r in
+                    switch self {
+                    case .identity: for i in r { dx[i] = dy[i] }
+                    case .relu: for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
+                    case .leakyReLU(let slope): for i in r { dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
+                    case .tanh: for i in r { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+                    case .sigmoid: for i in r { dx[i] = dy[i] * (y[i] * (1 - y[i])) }
+                    }
                 }
             }
             }

@@ -114,12 +114,14 @@ public enum ActivationKind: Equatable, Sendable {
     public func applied(to x: Tensor) -> Tensor {
         let data = [Float](unsafeUninitializedCapacity: x.count) { y, initialised in
             x.data.withUnsafeBufferPointer { x in
-                switch self {
-                case .identity: for i in 0..<x.count { y[i] = x[i] }
-                case .relu: for i in 0..<x.count { y[i] = max(x[i], 0) }
-                case .leakyReLU(let slope): for i in 0..<x.count { y[i] = x[i] < 0 ? x[i] * slope : x[i] }
-                case .tanh: for i in 0..<x.count { y[i] = Foundation.tanh(x[i]) }
-                case .sigmoid: for i in 0..<x.count { y[i] = 1 / (1 + Foundation.exp(-x[i])) }
+                Parallel.forSpans(x.count) { r in
+                    switch self {
+                    case .identity: for i in r { y[i] = x[i] }
+                    case .relu: for i in r { y[i] = max(x[i], 0) }
+                    case .leakyReLU(let slope): for i in r { y[i] = x[i] < 0 ? x[i] * slope : x[i] }
+                    case .tanh: for i in r { y[i] = Foundation.tanh(x[i]) }
+                    case .sigmoid: for i in r { y[i] = 1 / (1 + Foundation.exp(-x[i])) }
+                    }
                 }
             }
             initialised = x.count

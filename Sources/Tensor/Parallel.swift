@@ -22,6 +22,16 @@ public enum Parallel {
         }
     }
 
+    /// `body(range)` over 0..<count in one span per worker, for elementwise passes; inline below
+    /// 64 Ki items, where handing work to another core costs more than it saves.
+    public static func forSpans(_ count: Int, _ body: (Range<Int>) -> Void) {
+        if count < 1 << 16 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        forChunks(count) { range, _ in body(range) }
+    }
+
     /// `forChunks`, with each worker's chunk handed to `body` in runs of at most `group` items
     /// (the images one product takes at a time).
     public static func forGroups(_ count: Int, group: Int, maxWorkers: Int? = nil,
