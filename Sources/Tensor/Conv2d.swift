@@ -1,10 +1,12 @@
-/// conv2d forward: im2col + sgemm per image, and the plain-loop reference beside it.
+/// conv2d forward: FastGemm over the batch where it applies (FastConv), else im2col + sgemm per
+/// image; and the plain-loop reference beside it.
 
 public enum Conv2d {
     /// input (N, C, H, W), weight (O, C, kh, kw), bias (O) or nil -> (N, O, OH, OW).
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
                                geometry g: ConvGeometry) -> Tensor {
         let (n, h, w) = checkInput(input, weight: weight, geometry: g)
+        if let fast = FastConv.conv(input, weight: weight, bias: bias, geometry: g) { return fast }
         let (oh, ow) = g.convOutputSize(height: h, width: w)
         var output = Tensor(zeros: [n, g.outChannels, oh, ow])
         let inPlane = g.inChannels * h * w, outPlane = g.outChannels * oh * ow

@@ -1,5 +1,5 @@
-/// conv-transpose2d forward: sgemm into columns, then col2im scatter-add, and the plain-loop
-/// reference beside it.
+/// conv-transpose2d forward: FastGemm over the batch where it applies (FastConv), else sgemm into
+/// columns, then col2im scatter-add; and the plain-loop reference beside it.
 
 public enum ConvTranspose2d {
     /// input (N, C, H, W), weight (C, O, kh, kw) as PyTorch stores it, bias (O) or nil
@@ -7,6 +7,7 @@ public enum ConvTranspose2d {
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
                                geometry g: ConvGeometry) -> Tensor {
         let (n, h, w) = checkInput(input, weight: weight, geometry: g)
+        if let fast = FastConv.convTranspose(input, weight: weight, bias: bias, geometry: g) { return fast }
         let (oh, ow) = g.transposedOutputSize(height: h, width: w)
         var output = Tensor(zeros: [n, g.outChannels, oh, ow])
         let rows = g.outChannels * g.kernelHeight * g.kernelWidth, positions = h * w
