@@ -66,6 +66,9 @@ public struct PhasedConv: Sendable {
 
     /// The products run on FastGemm (AVX-512, weights packed at build, the write-back fused).
     public let fast: Bool
+    /// Fewest output channels for FastGemm: its panels are 8 rows, so 3 channels waste 5/8 of
+    /// the multiply-adds, and still beat OpenBLAS's small kernels on benchmark B's last layer.
+    nonisolated(unsafe) static var fastMinimumChannels = 3
     /// Where a worker's FastGemm scratch starts inside its region (after the padded window).
     let gemmScratchOffset: Int
     /// Few output channels: the sgemm computes the product transposed so its rows are positions.
@@ -136,7 +139,7 @@ public struct PhasedConv: Sendable {
         let shifted = (ys + xs).allSatisfy(unit) && spare <= Self.shiftedSpareLimit + 32 / Double(o)
         self.shifted = shifted
         // The fast path reads every phase's weights in the gathering layout (O, C * taps).
-        let fast = FastGemm.enabled && o >= FastGemm.panelRows
+        let fast = FastGemm.enabled && o >= Self.fastMinimumChannels
         let tapMajor = shifted && !fast
         var phases: [Phase] = []
         weight.withUnsafeBufferPointer { src in

@@ -99,16 +99,19 @@ final class PhasedConvTests: XCTestCase {
                 check(p, x, want, "fast: upsample \(u) then \(g) \(act)")
             }
         }
-        // A depth above the kernel's slice of 128 (partial sums between slices).
-        let deep = ConvGeometry(inChannels: 40, outChannels: 16, kernel: 4, stride: 2, padding: 1)
+        // A depth above the kernel's slice of 128 (partial sums between slices), and three output
+        // channels (a part of one panel, as RGB generators end).
+        for deep in [ConvGeometry(inChannels: 40, outChannels: 16, kernel: 4, stride: 2, padding: 1),
+                     ConvGeometry(inChannels: 40, outChannels: 3, kernel: 4, stride: 2, padding: 1)] {
         for act in [ActivationKind.identity, .tanh] {
             let x = v.tensor([3, 40, 7, 7])
-            let w = v.tensor([40, 16, 4, 4]), b = v.tensor([16])
+            let w = v.tensor([40, deep.outChannels, 4, 4]), b = v.tensor([deep.outChannels])
             var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: deep)
             act.apply(&want)
             let p = PhasedConv(convTranspose: w, bias: b, geometry: deep, inHeight: 7, inWidth: 7, activation: act)!
             XCTAssertTrue(p.fast)
             check(p, x, want, "fast: \(deep) \(act)")
+        }
         }
     }
 
