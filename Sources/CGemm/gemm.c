@@ -134,9 +134,34 @@ __attribute__((target("avx512f"))) static void pack_positions(int k, int j0, int
 }
 #endif
 
+#if defined(__x86_64__)
+/// Columns j0 ..< j0+cols of B = base[offsets[j] + positions[p]] (the transposed implicit
+/// matrix of a weight gradient): one gather per 16 columns and depth row.
+__attribute__((target("avx512f"))) static void pack_transposed_positions(int k, int j0, int cols,
+                                                                          const forger_gemm_b *b, float *dst) {
+    __m512i index[NV];
+    __mmask16 mask[NV];
+    for (int v = 0; v < NV; v++) {
+        int lanes = cols - 16 * v;
+        lanes = lanes > 16 ? 16 : lanes < 0 ? 0 : lanes;
+        mask[v] = lanes == 16 ? (__mmask16)0xffff : (__mmask16)((1u << lanes) - 1);
+        __m512i at = _mm512_setzero_si512();
+        for (int l = 0; l < lanes; l++) ((int32_t *)&at)[l] = (int32_t)b->offsets[j0 + 16 * v + l];
+        index[v] = at;
+    }
+    for (int p = 0; p < k; p++) {
+        const float *src = b->base + b->positions[p];
+        for (int v = 0; v < NV && 16 * v < cols; v++)
+            _mm512_store_ps(dst + (size_t)p * NR + 16 * v,
+                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask[v], index[v], src, 4));
+    }
+}
+#endif
+
 /// Columns j0 ..< j0+cols of B as a k x NR block, zero past `cols`.
 static void pack_b(int k, int j0, int cols, const forger_gemm_b *b, float *dst) {
 #if defined(__x86_64__)
+    if (b->positions && b->transposed) { pack_transposed_positions(k, j0, cols, b, dst); return; }
     if (b->positions) { pack_positions(k, j0, cols, b, dst); return; }
 #endif
     if (b->transposed) {
@@ -275,7 +300,8 @@ void forger_gemm(int m, int n, int k, const float *packed_a, const forger_gemm_b
         do {
             int kc = k - p0 < KC ? k - p0 : KC;
             forger_gemm_b slice = *b;
-            if (slice.offsets) slice.offsets += p0;
+            if (slice.positions && slice.transposed) slice.positions += p0;
+            else if (slice.offsets) slice.offsets += p0;
             else slice.base += slice.transposed ? p0 : (ptrdiff_t)p0 * slice.ld;
             pack_b(kc, j0, cols, &slice, block);
             void (*tile)(int, const float *, const float *, const forger_gemm_c *, int, int, int, int, float *,

@@ -12,15 +12,18 @@ public enum Conv2dBackward {
     /// false (then both are left alone); returns gradInput (N, C, H, W) when `needInputGradient`.
     public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
                                 gradWeight: inout Tensor, gradBias: inout Tensor?,
-                                needInputGradient wantInput: Bool = true, needWeightGradient: Bool = true) -> Tensor? {
+                                needInputGradient wantInput: Bool = true, needWeightGradient wantWeight: Bool = true) -> Tensor? {
         let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
         let (oh, ow) = g.convOutputSize(height: h, width: w)
         precondition(gradOutput.shape == [n, g.outChannels, oh, ow], "conv2d gradOutput \(gradOutput.shape) does not fit")
         precondition(gradWeight.shape == weight.shape)
-        // The input gradient on FastGemm where it applies; the loop below then only does weights.
+        // Both gradients on FastGemm where they apply; the loop below does what is left.
         let fastInput = wantInput ? FastConv.convInputGradient(gradOutput, weight: weight, geometry: g, height: h, width: w) : nil
         let needInputGradient = wantInput && fastInput == nil
-        if let fastInput, !needWeightGradient { return fastInput }
+        let fastWeights = wantWeight && FastConv.weightGradient(gradOutput, input, geometry: g, into: &gradWeight)
+        let needWeightGradient = wantWeight && !fastWeights
+        if fastWeights, gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        if !needInputGradient && !needWeightGradient { return fastInput }
         let patch = g.patchSize, positions = oh * ow
         let inPlane = g.inChannels * h * w, outPlane = g.outChannels * positions
         // col2im of the adjoint: columns (C*kh*kw, OH*OW) scatter back onto (C, H, W).
@@ -124,15 +127,23 @@ public enum ConvTranspose2dBackward {
     /// when `needInputGradient`.
     public static func backward(input: Tensor, weight: Tensor, gradOutput: Tensor, geometry g: ConvGeometry,
                                 gradWeight: inout Tensor, gradBias: inout Tensor?,
-                                needInputGradient wantInput: Bool = true, needWeightGradient: Bool = true) -> Tensor? {
+                                needInputGradient wantInput: Bool = true, needWeightGradient wantWeight: Bool = true) -> Tensor? {
         let (n, h, w) = (input.shape[0], input.shape[2], input.shape[3])
         let (oh, ow) = g.transposedOutputSize(height: h, width: w)
         precondition(gradOutput.shape == [n, g.outChannels, oh, ow], "conv-transpose2d gradOutput \(gradOutput.shape) does not fit")
         precondition(gradWeight.shape == weight.shape)
-        // The input gradient on FastGemm where it applies; the loop below then only does weights.
+        // Both gradients on FastGemm where they apply; the loop below does what is left. The
+        // weight gradient gathers dY under the adjoint geometry, one position per input pixel.
         let fastInput = wantInput ? FastConv.convTransposeInputGradient(gradOutput, weight: weight, geometry: g, height: h, width: w) : nil
         let needInputGradient = wantInput && fastInput == nil
-        if let fastInput, !needWeightGradient { return fastInput }
+        let adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
+                                   kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        let fastWeights = wantWeight && adjoint.convOutputSize(height: oh, width: ow) == (h, w)
+            && FastConv.weightGradient(input, gradOutput, geometry: adjoint, into: &gradWeight)
+        let needWeightGradient = wantWeight && !fastWeights
+        if fastWeights, gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+        if !needInputGradient && !needWeightGradient { return fastInput }
         let rows = g.outChannels * g.kernelHeight * g.kernelWidth, positions = h * w
         let inPlane = g.inChannels * positions, outPlane = g.outChannels * oh * ow
         // im2col of the output gradient gathers, for every input position, what it fed.

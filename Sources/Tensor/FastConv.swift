@@ -48,6 +48,102 @@ enum FastConv {
         return conv(dy, weight: weight, bias: nil, geometry: adjoint)
     }
 
+    /// A weight gradient on FastGemm: dW (M, C * kh * kw) += sum over images and positions p of
+    /// a[img, m, p] * x[img, c, p's input row + ki, column + kj], the positions those of conv2d
+    /// `g` over x (N, C, H, W); a is (N, M, P). A conv2d's gradient is (a: dY, x: its input); a
+    /// conv-transpose2d's is (a: its input, x: dY under the adjoint geometry). x is copied once
+    /// into a zero-padded window; columns are split over the workers in blocks, or, with fewer
+    /// than two blocks each, images are, each worker adding into its own partial sums, summed in
+    /// worker order. False (nothing done) where FastGemm is off or M is under a panel.
+    static func weightGradient(_ a: Tensor, _ x: Tensor, geometry g: ConvGeometry, into dW: inout Tensor) -> Bool {
+        let (n, m, c, h, w) = (a.shape[0], a.shape[1], x.shape[1], x.shape[2], x.shape[3])
+        let (oh, ow) = g.convOutputSize(height: h, width: w)
+        let (kh, kw, sy, sx) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth)
+        let positions = oh * ow, columns = c * kh * kw, depth = n * positions
+        guard usable(outChannels: m), x.shape[0] == n, a.count == n * m * positions, dW.count == m * columns,
+              positions > 0, depth < Int(Int32.max) else { return false }
+        let (hp, wp) = ((oh - 1) * sy + kh, (ow - 1) * sx + kw)
+        let plane = hp * wp
+        guard c * n * plane < Int(Int32.max) else { return false }
+        let (pt, pl) = (g.padding.top, g.padding.left)
+        // x as (C, N, hp, wp), window row r = input row r - pt.
+        var window = [Float](repeating: 0, count: c * n * plane)
+        // A as (M, N * P): row m, column img * P + p.
+        var aRows = [Float](unsafeUninitializedCapacity: m * depth) { $1 = $0.count }
+        let (c0, c1) = (max(0, pl), min(wp, w + pl))
+        x.data.withUnsafeBufferPointer { xs in
+        a.data.withUnsafeBufferPointer { av in
+        window.withUnsafeMutableBufferPointer { wb in
+        aRows.withUnsafeMutableBufferPointer { ar in
+            Parallel.forChunks(c) { channels, _ in
+                for ch in channels {
+                    for img in 0..<n {
+                        let dst = wb.baseAddress! + (ch * n + img) * plane, src = xs.baseAddress! + (img * c + ch) * h * w
+                        for r in max(0, pt)..<min(hp, h + pt) where c0 < c1 {
+                            (dst + r * wp + c0).update(from: src + (r - pt) * w + (c0 - pl), count: c1 - c0)
+                        }
+                    }
+                }
+            }
+            Parallel.forChunks(m) { rows, _ in
+                for row in rows {
+                    for img in 0..<n {
+                        (ar.baseAddress! + row * depth + img * positions)
+                            .update(from: av.baseAddress! + (img * m + row) * positions, count: positions)
+                    }
+                }
+            }
+        }
+        }
+        }
+        }
+        var offsets = [Int](repeating: 0, count: columns)
+        for ch in 0..<c { for ki in 0..<kh { for kj in 0..<kw { offsets[(ch * kh + ki) * kw + kj] = ch * n * plane + ki * wp + kj } } }
+        var at = [Int32](repeating: 0, count: depth)
+        for img in 0..<n { for oy in 0..<oh { for ox in 0..<ow {
+            at[(img * oh + oy) * ow + ox] = Int32(img * plane + oy * sy * wp + ox * sx)
+        } } }
+        let workers = Parallel.workerCount, block = FastGemm.blockColumns
+        let splitColumns = columns >= 2 * block * workers || n < workers
+        var partials = [[Float]](repeating: splitColumns ? [] : [Float](repeating: 0, count: m * columns), count: workers)
+        window.withUnsafeBufferPointer { wb in
+        aRows.withUnsafeBufferPointer { ar in
+        offsets.withUnsafeBufferPointer { ob in
+        at.withUnsafeBufferPointer { pb in
+        dW.data.withUnsafeMutableBufferPointer { dw in
+        partials.withUnsafeMutableBufferPointer { parts in
+            let partsBase = parts.baseAddress!
+            Parallel.forChunks(splitColumns ? (columns + block - 1) / block : n, maxWorkers: workers) { range, worker in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: FastGemm.scratchCount(rows: m)) { scratch in
+                    if splitColumns {
+                        let j0 = range.lowerBound * block, j1 = min(columns, range.upperBound * block)
+                        let packed = FastGemm.pack(m: m, k: depth, ar.baseAddress!, lda: depth)
+                        FastGemm.multiply(m: m, n: j1 - j0, k: depth, packedA: packed,
+                                          b: .implicitTransposed(wb.baseAddress!, offsets: ob.baseAddress! + j0, positions: pb.baseAddress!),
+                                          into: .init(base: dw.baseAddress! + j0, rowStride: columns, beta: 1),
+                                          scratch: scratch.baseAddress!)
+                    } else {
+                        let k0 = range.lowerBound * positions, k = range.count * positions
+                        let packed = FastGemm.pack(m: m, k: k, ar.baseAddress! + k0, lda: depth)
+                        partsBase[worker].withUnsafeMutableBufferPointer { part in
+                            FastGemm.multiply(m: m, n: columns, k: k, packedA: packed,
+                                              b: .implicitTransposed(wb.baseAddress!, offsets: ob.baseAddress!, positions: pb.baseAddress! + k0),
+                                              into: .init(base: part.baseAddress!, rowStride: columns, beta: 1),
+                                              scratch: scratch.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        if !splitColumns { addPartials(partials, into: &dW) }
+        return true
+    }
+
     private static func run(_ p: PhasedConv, _ x: Tensor) -> Tensor {
         let n = x.shape[0], workers = Parallel.workerCount
         let count = n * p.outChannels * p.outHeight * p.outWidth

@@ -32,6 +32,8 @@ public enum FastGemm {
         case rows(UnsafePointer<Float>, offsets: UnsafePointer<Int>)
         /// B[p][j] = base[offsets[p] + positions[j]]: an implicit column matrix.
         case implicit(UnsafePointer<Float>, offsets: UnsafePointer<Int>, positions: UnsafePointer<Int32>)
+        /// B[p][j] = base[offsets[j] + positions[p]]: the transposed implicit matrix.
+        case implicitTransposed(UnsafePointer<Float>, offsets: UnsafePointer<Int>, positions: UnsafePointer<Int32>)
     }
 
     /// Where C goes: row i (an output channel) starts at base + i * rowStride; column j at +j,
@@ -67,6 +69,8 @@ public enum FastGemm {
             source = forger_gemm_b(base: base, offsets: offsets, positions: nil, ld: 0, transposed: 0)
         case .implicit(let base, let offsets, let positions):
             source = forger_gemm_b(base: base, offsets: offsets, positions: positions, ld: 0, transposed: 0)
+        case .implicitTransposed(let base, let offsets, let positions):
+            source = forger_gemm_b(base: base, offsets: offsets, positions: positions, ld: 0, transposed: 1)
         }
         let (code, slope): (Int32, Float)
         switch c.activation {

@@ -11,6 +11,23 @@ final class FastConvTests: XCTestCase {
         try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: FastGemm is not used")
     }
 
+    override func tearDown() { FastGemm.enabled = FastGemm.supported }
+
+    /// Few images and few columns: the weight gradient splits images over workers and sums
+    /// their partial gradients (the first layer of a discriminator: one input channel).
+    func testWeightGradientSplitByImagesMatchesNaive() {
+        var v = Values(state: 33)
+        let g = ConvGeometry(inChannels: 1, outChannels: 8, kernel: 4, stride: 2, padding: 1)
+        for n in [1, 5] {
+            let x = v.tensor([n, 1, 10, 10]), w = v.tensor([8, 1, 4, 4]), dy = v.tensor([n, 8, 5, 5])
+            var gw1 = Tensor(zeros: w.shape), gw2 = gw1
+            var gb2: Tensor? = nil
+            XCTAssertTrue(FastConv.weightGradient(dy, x, geometry: g, into: &gw1))
+            _ = Conv2dBackward.backwardNaive(input: x, weight: w, gradOutput: dy, geometry: g, gradWeight: &gw2, gradBias: &gb2)
+            XCTAssertLessThan(maxAbsDifference(gw1, gw2), 1e-4, "\(n) images")
+        }
+    }
+
     func testConvForwardAndInputGradientMatchNaive() {
         var v = Values(state: 31)
         for (g, side) in [(ConvGeometry(inChannels: 9, outChannels: 16, kernel: 4, stride: 2, padding: 1), 14),
@@ -44,9 +61,16 @@ final class FastConvTests: XCTestCase {
             XCTAssertLessThan(maxAbsDifference(y, ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)), 1e-4, "\(g)")
             let dy = v.tensor(y.shape)
             XCTAssertNotNil(FastConv.convTransposeInputGradient(dy, weight: w, geometry: g, height: side, width: side))
-            var gw = Tensor(zeros: w.shape)
-            var gb: Tensor? = nil
+            var gw = Tensor(zeros: w.shape), gwBLAS = gw
+            var gb: Tensor? = Tensor(zeros: [g.outChannels]), gbBLAS = gb
             let dx = ConvTranspose2dBackward.backward(input: x, weight: w, gradOutput: dy, geometry: g, gradWeight: &gw, gradBias: &gb)!
+            // The weight gradient against the im2col + OpenBLAS path (itself checked against the
+            // definition in LargeBackwardTests).
+            FastGemm.enabled = false
+            _ = ConvTranspose2dBackward.backward(input: x, weight: w, gradOutput: dy, geometry: g, gradWeight: &gwBLAS, gradBias: &gbBLAS)
+            FastGemm.enabled = true
+            XCTAssertLessThan(maxAbsDifference(gw, gwBLAS), 1e-3, "\(g) weight gradient")
+            XCTAssertLessThan(maxAbsDifference(gb!, gbBLAS!), 1e-4, "\(g) bias gradient")
             // The adjoint: a conv2d of dY with the same weight read as (out: C, in: O, kh, kw).
             let adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels, kernel: g.kernelHeight,
                                        stride: g.strideHeight, padding: g.padding.top)

@@ -16,7 +16,9 @@ enum { FORGER_ACT_IDENTITY = 0, FORGER_ACT_RELU = 1, FORGER_ACT_LEAKY = 2, FORGE
 
 /// Where B (k x n) comes from: B[p][j] = base[offsets[p] + positions[j]] when both are set (an
 /// implicit column matrix: `offsets` picks channel and tap, `positions` the output position's
-/// place in a padded image), base[offsets[p] + j] with `offsets` alone, else base[p*ld + j], or
+/// place in a padded image), or base[offsets[j] + positions[p]] when `transposed` too (the
+/// column matrix of a weight gradient: `offsets` picks channel and tap, `positions` the image and
+/// output position); base[offsets[p] + j] with `offsets` alone, else base[p*ld + j], or
 /// base[j*ld + p] when `transposed`.
 typedef struct {
     const float *base;
