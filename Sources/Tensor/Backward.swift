@@ -321,6 +321,8 @@ public enum BatchNormTraining {
         beta.data.withUnsafeBufferPointer { beta in
         xhat.withUnsafeMutableBufferPointer { xhat in
         y.withUnsafeMutableBufferPointer { y in
+            // Plain pointers, so that the loop vectorises (a captured buffer is reloaded per value).
+            let (x, xhat, y) = (x.baseAddress!, xhat.baseAddress!, y.baseAddress!)
             Parallel.forChunks(n, maxWorkers: workers) { images, _ in
                 for img in images {
                     for ch in 0..<c {
@@ -418,6 +420,7 @@ public enum BatchNormTraining {
                 meanDy[ch] = Float(sumDy[ch] / m); meanDyXhat[ch] = Float(sumDyXhat[ch] / m)
             }
             dx.withUnsafeMutableBufferPointer { dx in
+                let (dx, dy, xh) = (dx.baseAddress!, dy.baseAddress!, xh.baseAddress!)
                 Parallel.forChunks(n, maxWorkers: workers) { images, _ in
                     for img in images {
                         for ch in 0..<c {
@@ -478,13 +481,15 @@ extension ActivationKind {
         let data = [Float](unsafeUninitializedCapacity: dy.count) { dx, initialised in
             y.data.withUnsafeBufferPointer { y in
             dy.data.withUnsafeBufferPointer { dy in
-                Parallel.forSpans(dy.count) { r in
+                // Plain pointers, so that the loops vectorise (a captured buffer is reloaded per value).
+                let out = dx.baseAddress!, y = y.baseAddress!, dy = dy.baseAddress!
+                Parallel.forSpans(dx.count) { r in
                     switch self {
-                    case .identity: for i in r { dx[i] = dy[i] }
-                    case .relu: for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
-                    case .leakyReLU(let slope): for i in r { dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
-                    case .tanh: for i in r { dx[i] = dy[i] * (1 - y[i] * y[i]) }
-                    case .sigmoid: for i in r { dx[i] = dy[i] * (y[i] * (1 - y[i])) }
+                    case .identity: for i in r { out[i] = dy[i] }
+                    case .relu: for i in r { out[i] = y[i] > 0 ? dy[i] : 0 }
+                    case .leakyReLU(let slope): for i in r { out[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
+                    case .tanh: for i in r { out[i] = dy[i] * (1 - y[i] * y[i]) }
+                    case .sigmoid: for i in r { out[i] = dy[i] * (y[i] * (1 - y[i])) }
                     }
                 }
             }

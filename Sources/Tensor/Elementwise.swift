@@ -112,9 +112,12 @@ public enum ActivationKind: Equatable, Sendable {
 
     /// The activation of x in fresh storage, one pass: the same values as `apply(&copy)`.
     public func applied(to x: Tensor) -> Tensor {
+        let count = x.count
         let data = [Float](unsafeUninitializedCapacity: x.count) { y, initialised in
             x.data.withUnsafeBufferPointer { x in
-                Parallel.forSpans(x.count) { r in
+                // Plain pointers, so that the loops vectorise (a captured buffer is reloaded per value).
+                let y = y.baseAddress!, x = x.baseAddress!
+                Parallel.forSpans(count) { r in
                     switch self {
                     case .identity: for i in r { y[i] = x[i] }
                     case .relu: for i in r { y[i] = max(x[i], 0) }

@@ -77,12 +77,16 @@ public final class Adam: Optimizer {
         state.withUnsafeMutableBufferPointer { moments in
         moments[0].data.withUnsafeMutableBufferPointer { m in
         moments[1].data.withUnsafeMutableBufferPointer { v in
-            for i in 0..<p.count {
-                let gi = g[i]
-                let mi = beta1 * m[i] + (1 - beta1) * gi
-                let vi = beta2 * v[i] + (1 - beta2) * gi * gi
-                m[i] = mi; v[i] = vi
-                p[i] -= stepSize * mi / (vi.squareRoot() / c2Root + eps)
+            // Plain pointers (a captured buffer is reloaded per value); spans over the cores.
+            let (g, p, m, v, count) = (g.baseAddress!, p.baseAddress!, m.baseAddress!, v.baseAddress!, p.count)
+            Parallel.forSpans(count) { span in
+                for i in span {
+                    let gi = g[i]
+                    let mi = beta1 * m[i] + (1 - beta1) * gi
+                    let vi = beta2 * v[i] + (1 - beta2) * gi * gi
+                    m[i] = mi; v[i] = vi
+                    p[i] -= stepSize * mi / (vi.squareRoot() / c2Root + eps)
+                }
             }
         }
         }
