@@ -219,12 +219,20 @@ final class InferencePlan: @unchecked Sendable {
                                        a: x + rows.lowerBound * inF, lda: inF, b: b, ldb: transposed ? inF : outF,
                                        c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
                         }
+                        let bias = bb.baseAddress!   // a plain pointer, so that the loops vectorise
                         for row in rows {
                             let line = y + row * outF
                             switch act {
-                            case .relu where rep == 1: for j in colsR { line[j] = max(line[j] + bb[j], 0) }
-                            case .identity where rep == 1: for j in colsR { line[j] += bb[j] }
-                            default: for j in colsR { line[j] = act.value(line[j] + bb[j / rep]) }
+                            case .relu where rep == 1: for j in colsR { line[j] = max(line[j] + bias[j], 0) }
+                            case .identity where rep == 1: for j in colsR { line[j] += bias[j] }
+                            default:
+                                // Runs of `rep` columns share a bias value.
+                                var j = colsR.lowerBound
+                                while j < colsR.upperBound {
+                                    let b = bias[j / rep], end = min(colsR.upperBound, (j / rep + 1) * rep)
+                                    for i in j..<end { line[i] = act.value(line[i] + b) }
+                                    j = end
+                                }
                             }
                         }
                     }
