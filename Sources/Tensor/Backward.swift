@@ -484,6 +484,8 @@ extension ActivationKind {
                 // Plain pointers, so that the loops vectorise (a captured buffer is reloaded per value).
                 let out = dx.baseAddress!, y = y.baseAddress!, dy = dy.baseAddress!
                 Parallel.forSpans(dx.count) { r in
+                    if FastGemm.activationGradient(self, output: y + r.lowerBound, dy + r.lowerBound, out + r.lowerBound,
+                                                   count: r.count) { return }
                     switch self {
                     case .identity: for i in r { out[i] = dy[i] }
                     case .relu: for i in r { out[i] = y[i] > 0 ? dy[i] : 0 }

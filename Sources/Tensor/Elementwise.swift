@@ -118,6 +118,7 @@ public enum ActivationKind: Equatable, Sendable {
                 // Plain pointers, so that the loops vectorise (a captured buffer is reloaded per value).
                 let y = y.baseAddress!, x = x.baseAddress!
                 Parallel.forSpans(count) { r in
+                    if FastGemm.activate(self, x + r.lowerBound, y + r.lowerBound, count: r.count) { return }
                     switch self {
                     case .identity: for i in r { y[i] = x[i] }
                     case .relu: for i in r { y[i] = max(x[i], 0) }

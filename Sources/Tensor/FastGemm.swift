@@ -26,6 +26,21 @@ public enum FastGemm {
         }
     }
 
+    /// y = act(x) for relu and leaky relu on AVX-512; false (nothing done) otherwise.
+    static func activate(_ a: ActivationKind, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        guard supported else { return false }
+        let (code, slope) = a.kernelCode
+        return forger_activation_forward(code, slope, x, y, count) == 1
+    }
+
+    /// dx = dy * act'(y) for relu and leaky relu on AVX-512; false (nothing done) otherwise.
+    static func activationGradient(_ a: ActivationKind, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                   _ dx: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        guard supported else { return false }
+        let (code, slope) = a.kernelCode
+        return forger_activation_backward(code, slope, y, dy, dx, count) == 1
+    }
+
     /// Where the columns of B come from: rows of a matrix, or rows at offsets from a base.
     public enum Source {
         case matrix(UnsafePointer<Float>, ld: Int, transposed: Bool)
@@ -72,16 +87,22 @@ public enum FastGemm {
         case .implicitTransposed(let base, let offsets, let positions):
             source = forger_gemm_b(base: base, offsets: offsets, positions: positions, ld: 0, transposed: 1)
         }
-        let (code, slope): (Int32, Float)
-        switch c.activation {
-        case .identity: (code, slope) = (Int32(FORGER_ACT_IDENTITY), 0)
-        case .relu: (code, slope) = (Int32(FORGER_ACT_RELU), 0)
-        case .leakyReLU(let s): (code, slope) = (Int32(FORGER_ACT_LEAKY), s)
-        case .tanh: (code, slope) = (Int32(FORGER_ACT_TANH), 0)
-        case .sigmoid: (code, slope) = (Int32(FORGER_ACT_SIGMOID), 0)
-        }
+        let (code, slope) = c.activation.kernelCode
         var destination = forger_gemm_c(base: c.base, row_stride: c.rowStride, columns: c.columns, bias: c.bias,
                                         activation: code, slope: slope, alpha: c.alpha, beta: c.beta)
         forger_gemm(Int32(m), Int32(n), Int32(k), packedA, &source, &destination, scratch)
+    }
+}
+
+extension ActivationKind {
+    /// The CGemm kernels' code for this activation, and its slope.
+    var kernelCode: (Int32, Float) {
+        switch self {
+        case .identity: return (Int32(FORGER_ACT_IDENTITY), 0)
+        case .relu: return (Int32(FORGER_ACT_RELU), 0)
+        case .leakyReLU(let s): return (Int32(FORGER_ACT_LEAKY), s)
+        case .tanh: return (Int32(FORGER_ACT_TANH), 0)
+        case .sigmoid: return (Int32(FORGER_ACT_SIGMOID), 0)
+        }
     }
 }

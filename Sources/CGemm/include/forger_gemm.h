@@ -58,3 +58,9 @@ size_t forger_gemm_scratch_count(int m);
 /// floats of scratch. Only call it when `forger_gemm_available()` returned 1.
 void forger_gemm(int m, int n, int k, const float *packed_a, const forger_gemm_b *b,
                  const forger_gemm_c *c, float *scratch);
+
+/// Training's relu and leaky relu passes (kind FORGER_ACT_RELU or FORGER_ACT_LEAKY): y = act(x),
+/// and dx = dy where y > 0, else 0 (relu) or dy * slope (leaky). Return 0, doing nothing, for
+/// other kinds; only call them when `forger_gemm_available()` returned 1.
+int forger_activation_forward(int kind, float slope, const float *x, float *y, size_t n);
+int forger_activation_backward(int kind, float slope, const float *y, const float *dy, float *dx, size_t n);

@@ -1,0 +1,43 @@
+#include "forger_gemm.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// Activation passes of the training loop on AVX-512 (Swift code is built for baseline x86-64,
+// whose loops run four floats at a time). Each computes exactly what the Swift loop beside its
+// caller does, value by value.
+
+__attribute__((target("avx512f"))) int forger_activation_forward(int kind, float slope, const float *x, float *y, size_t n) {
+    if (kind != FORGER_ACT_RELU && kind != FORGER_ACT_LEAKY) return 0;
+    const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i), r;
+        if (kind == FORGER_ACT_RELU) r = _mm512_max_ps(zero, v);               // max(v, 0); NaN stays NaN
+        else r = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, s);
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+    return 1;
+}
+
+__attribute__((target("avx512f"))) int forger_activation_backward(int kind, float slope, const float *y, const float *dy,
+                                                                   float *dx, size_t n) {
+    if (kind != FORGER_ACT_RELU && kind != FORGER_ACT_LEAKY) return 0;
+    const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
+        __mmask16 positive = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, y + i), zero, _CMP_GT_OQ);
+        __m512 r = kind == FORGER_ACT_RELU ? _mm512_maskz_mov_ps(positive, g)
+                                           : _mm512_mask_mov_ps(_mm512_mul_ps(g, s), positive, g);
+        _mm512_mask_storeu_ps(dx + i, m, r);
+    }
+    return 1;
+}
+#else
+int forger_activation_forward(int kind, float slope, const float *x, float *y, size_t n) {
+    (void)kind; (void)slope; (void)x; (void)y; (void)n; return 0;
+}
+int forger_activation_backward(int kind, float slope, const float *y, const float *dy, float *dx, size_t n) {
+    (void)kind; (void)slope; (void)y; (void)dy; (void)dx; (void)n; return 0;
+}
+#endif
