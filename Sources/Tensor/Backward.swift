@@ -288,21 +288,21 @@ public enum BatchNormTraining {
         sums.withUnsafeMutableBufferPointer { sums in
         squares.withUnsafeMutableBufferPointer { squares in
             // Channels over workers: each channel's sums keep their order.
+            // Four channels at a time: four independent chains of additions, each channel's in
+            // its own order.
+            let (x, sums, squares) = (x.baseAddress!, sums.baseAddress!, squares.baseAddress!)
             Parallel.forChunks(c, maxWorkers: workers) { channels, _ in
                 for img in 0..<n {
-                    for ch in channels {
-                        let row = x.baseAddress! + (img * c + ch) * inner
-                        var s = sums[ch]
-                        for i in 0..<inner { s += Double(row[i]) }
-                        sums[ch] = s
+                    forEachChannel(in: channels, image: img, channels: c, inner: inner) { ch, lanes in
+                        sumRows(x, ch, lanes, inner, into: sums) { v, _, _ in v }
                     }
                 }
                 for img in 0..<n {
-                    for ch in channels {
-                        let row = x.baseAddress! + (img * c + ch) * inner, mu = sums[ch] / m
-                        var q = squares[ch]
-                        for i in 0..<inner { let d = Double(row[i]) - mu; q += d * d }
-                        squares[ch] = q
+                    forEachChannel(in: channels, image: img, channels: c, inner: inner) { ch, lanes in
+                        sumRows(x, ch, lanes, inner, into: squares) { v, lane, _ in
+                            let d = v - sums[ch[lane]] / m
+                            return d * d
+                        }
                     }
                 }
             }
@@ -343,6 +343,57 @@ public enum BatchNormTraining {
         }
         return (Tensor(shape: x.shape, data: y),
                 Cache(normalised: Tensor(shape: x.shape, data: xhat), inverseStd: inverseStd, mean: mean, variance: variance))
+    }
+
+    /// Channel rows of one image in groups of up to four: `body(group, lanes)`.
+    @inline(__always)
+    static func forEachChannel(in channels: Range<Int>, image img: Int, channels c: Int, inner: Int,
+                               _ body: (ChannelGroup, Int) -> Void) {
+        var ch = channels.lowerBound
+        while ch < channels.upperBound {
+            let lanes = min(4, channels.upperBound - ch)
+            let k = (ch, ch + min(1, lanes - 1), ch + min(2, lanes - 1), ch + min(3, lanes - 1))
+            let g = ChannelGroup(channels: k, rows: ((img * c + k.0) * inner, (img * c + k.1) * inner,
+                                                     (img * c + k.2) * inner, (img * c + k.3) * inner))
+            body(g, lanes)
+            ch += lanes
+        }
+    }
+
+    /// Up to four channels' rows (their first values' indices) of one image.
+    struct ChannelGroup {
+        var channels: (Int, Int, Int, Int)
+        var rows: (Int, Int, Int, Int)
+        subscript(lane: Int) -> Int { Self.pick(channels, lane) }
+        func row(_ lane: Int) -> Int { Self.pick(rows, lane) }
+        @inline(__always)
+        static func pick(_ t: (Int, Int, Int, Int), _ lane: Int) -> Int {
+            switch lane { case 0: return t.0; case 1: return t.1; case 2: return t.2; default: return t.3 }
+        }
+    }
+
+    /// sums[ch] += term(value, lane, i) over each lane's row, in row order: up to four
+    /// independent chains of additions (the lanes), each as the one-channel loop adds them.
+    @inline(__always)
+    static func sumRows(_ x: UnsafePointer<Float>, _ g: ChannelGroup, _ lanes: Int, _ inner: Int,
+                        into sums: UnsafeMutablePointer<Double>, _ term: (Double, Int, Int) -> Double) {
+        if lanes == 4 {
+            let (r0, r1, r2, r3) = (x + g.rows.0, x + g.rows.1, x + g.rows.2, x + g.rows.3)
+            let c = g.channels
+            var (s0, s1, s2, s3) = (sums[c.0], sums[c.1], sums[c.2], sums[c.3])
+            for i in 0..<inner {
+                s0 += term(Double(r0[i]), 0, i); s1 += term(Double(r1[i]), 1, i)
+                s2 += term(Double(r2[i]), 2, i); s3 += term(Double(r3[i]), 3, i)
+            }
+            sums[c.0] = s0; sums[c.1] = s1; sums[c.2] = s2; sums[c.3] = s3
+        } else {
+            for l in 0..<lanes {
+                let r = x + g.row(l)
+                var s = sums[g[l]]
+                for i in 0..<inner { s += term(Double(r[i]), l, i) }
+                sums[g[l]] = s
+            }
+        }
     }
 
     /// Workers for a batch-norm pass over `count` values: one below 64 Ki values (where a
@@ -400,13 +451,12 @@ public enum BatchNormTraining {
         xhat.data.withUnsafeBufferPointer { xh in
             sumDy.withUnsafeMutableBufferPointer { sumDy in
             sumDyXhat.withUnsafeMutableBufferPointer { sumDyXhat in
+                let (dyp, xhp, sumDy, sumDyXhat) = (dy.baseAddress!, xh.baseAddress!, sumDy.baseAddress!, sumDyXhat.baseAddress!)
                 Parallel.forChunks(c, maxWorkers: workers) { channels, _ in
                     for img in 0..<n {
-                        for ch in channels {
-                            let base = (img * c + ch) * inner
-                            var s = sumDy[ch], sx = sumDyXhat[ch]
-                            for i in base..<(base + inner) { let d = Double(dy[i]); s += d; sx += d * Double(xh[i]) }
-                            sumDy[ch] = s; sumDyXhat[ch] = sx
+                        forEachChannel(in: channels, image: img, channels: c, inner: inner) { ch, lanes in
+                            sumRows(dyp, ch, lanes, inner, into: sumDy) { v, _, _ in v }
+                            sumRows(dyp, ch, lanes, inner, into: sumDyXhat) { v, lane, i in v * Double(xhp[ch.row(lane) + i]) }
                         }
                     }
                 }
