@@ -41,3 +41,39 @@ int forger_activation_backward(int kind, float slope, const float *y, const floa
     (void)kind; (void)slope; (void)y; (void)dy; (void)dx; (void)n; return 0;
 }
 #endif
+
+#if defined(__x86_64__)
+// y[j] = sum over p of x[p] * w[p*ldw + j], j < n: a row vector times a matrix, 128 columns at a
+// time in registers (one load and one FMA per weight; the weights are read once, in order).
+__attribute__((target("avx512f"))) void forger_gemv_rows(int k, int n, const float *x, const float *w, ptrdiff_t ldw,
+                                                          float *y) {
+    for (int j0 = 0; j0 < n; j0 += 128) {
+        __m512 acc[8];
+        __mmask16 mask[8];
+        for (int v = 0; v < 8; v++) {
+            int lanes = n - j0 - 16 * v;
+            mask[v] = lanes >= 16 ? (__mmask16)0xffff : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1);
+            acc[v] = _mm512_setzero_ps();
+        }
+        if (n - j0 >= 128) {
+            for (int p = 0; p < k; p++) {
+                const __m512 xp = _mm512_set1_ps(x[p]);
+                const float *row = w + (ptrdiff_t)p * ldw + j0;
+                for (int v = 0; v < 8; v++) acc[v] = _mm512_fmadd_ps(xp, _mm512_loadu_ps(row + 16 * v), acc[v]);
+            }
+        } else {
+            for (int p = 0; p < k; p++) {
+                const __m512 xp = _mm512_set1_ps(x[p]);
+                const float *row = w + (ptrdiff_t)p * ldw + j0;
+                for (int v = 0; v < 8; v++)
+                    acc[v] = _mm512_fmadd_ps(xp, _mm512_maskz_loadu_ps(mask[v], row + 16 * v), acc[v]);
+            }
+        }
+        for (int v = 0; v < 8; v++) _mm512_mask_storeu_ps(y + j0 + 16 * v, mask[v], acc[v]);
+    }
+}
+#else
+void forger_gemv_rows(int k, int n, const float *x, const float *w, ptrdiff_t ldw, float *y) {
+    (void)k; (void)n; (void)x; (void)w; (void)ldw; (void)y;
+}
+#endif

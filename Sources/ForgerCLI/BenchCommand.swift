@@ -211,11 +211,7 @@ struct Bench: ParsableCommand {
         for name in names {
             let g = try ModelStore.load(root.appendingPathComponent(name)).inferenceGenerator
             for b in batchSizes {
-                var seed: UInt64 = 7
-                let z = Tensor(shape: [b, g.latentSize], data: (0..<(b * g.latentSize)).map { _ in
-                    seed = seed &* 6364136223846793005 &+ 1442695040888963407
-                    return Float(seed >> 40) / Float(1 << 24)
-                })
+                let z = latents(batch: b, size: g.latentSize, seed: 7)
                 func copy(fast: Bool) throws -> Generator {
                     FastGemm.enabled = fast
                     defer { FastGemm.enabled = FastGemm.supported }
@@ -227,7 +223,10 @@ struct Bench: ParsableCommand {
                 let (fast, blas) = (try copy(fast: true), try copy(fast: false))
                 var ratios: [Double] = [], fastRates: [Double] = [], blasRates: [Double] = []
                 for _ in 0..<max(5, repeats) {
-                    let f = window(batch: b) { _ = fast.forward(z) }, o = window(batch: b) { _ = blas.forward(z) }
+                    _ = fast.forward(z)
+                    let f = window(itemsPerCall: b, seconds: seconds) { _ = fast.forward(z) }.rate
+                    _ = blas.forward(z)
+                    let o = window(itemsPerCall: b, seconds: seconds) { _ = blas.forward(z) }.rate
                     fastRates.append(f); blasRates.append(o); ratios.append(f / o)
                 }
                 func median(_ v: [Double]) -> Double { let s = v.sorted(); return s[s.count / 2] }
@@ -238,10 +237,26 @@ struct Bench: ParsableCommand {
         for line in table(["model", "batch", "fastgemm img/s", "openblas img/s", "ratio (median)", "ratio range"], rows) { print(line) }
     }
 
-    /// Images per second of one window of at least `seconds` (after one warm-up call).
-    func window(batch: Int, _ body: () -> Void) -> Double {
-        body()
+    /// Latents (batch x size) from a fixed linear congruential sequence.
+    func latents(batch: Int, size: Int, seed start: UInt64) -> Tensor {
+        var seed = start
+        return Tensor(shape: [batch, size], data: (0..<(batch * size)).map { _ in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(seed >> 40) / Float(1 << 24)
+        })
+    }
+
+    /// Best images per second over `repeats` windows of at least `seconds`.
+    func measure(_ g: Generator, batch: Int) -> (rate: Double, perCPUSecond: Double) {
+        let z = latents(batch: batch, size: g.latentSize, seed: 42)
+        return bestRate(itemsPerCall: batch, seconds: seconds) { _ = g.forward(z) }
+    }
+
+    /// Items per second (and per CPU-second of this process) of one window of at least `seconds`
+    /// and two calls.
+    func window(itemsPerCall: Int, seconds: Double, _ body: () -> Void) -> (rate: Double, perCPUSecond: Double) {
         var n = 0
+        let cpuStart = cpuSeconds()
         let start = DispatchTime.now().uptimeNanoseconds
         var elapsed = 0.0
         repeat {
@@ -249,36 +264,17 @@ struct Bench: ParsableCommand {
             n += 1
             elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         } while elapsed < seconds || n < 2
-        return Double(n * batch) / elapsed
+        return (Double(n * itemsPerCall) / elapsed, Double(n * itemsPerCall) / max(1e-9, cpuSeconds() - cpuStart))
     }
 
-    /// Best images per second over `repeats` windows of at least `seconds`.
-    func measure(_ g: Generator, batch: Int) -> (rate: Double, perCPUSecond: Double) {
-        var seed: UInt64 = 42
-        let z = Tensor(shape: [batch, g.latentSize], data: (0..<(batch * g.latentSize)).map { _ in
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Float(seed >> 40) / Float(1 << 24)
-        })
-        return bestRate(itemsPerCall: batch, seconds: seconds) { _ = g.forward(z) }
-    }
-
-    /// Items per second of `body` (and per CPU-second of this process): two warm-up calls, then
-    /// the best of `repeats` windows of at least `seconds` and two calls each.
+    /// `window`'s figures, the best of `repeats` windows after two warm-up calls.
     func bestRate(itemsPerCall: Int, seconds: Double, _ body: () -> Void) -> (rate: Double, perCPUSecond: Double) {
         body(); body()
         var best = 0.0, bestCPU = 0.0
         for _ in 0..<repeats {
-            var n = 0
-            let cpuStart = cpuSeconds()
-            let start = DispatchTime.now().uptimeNanoseconds
-            var elapsed = 0.0
-            repeat {
-                body()
-                n += 1
-                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } while elapsed < seconds || n < 2
-            best = max(best, Double(n * itemsPerCall) / elapsed)
-            bestCPU = max(bestCPU, Double(n * itemsPerCall) / max(1e-9, cpuSeconds() - cpuStart))
+            let w = window(itemsPerCall: itemsPerCall, seconds: seconds, body)
+            best = max(best, w.rate)
+            bestCPU = max(bestCPU, w.perCPUSecond)
         }
         return (best, bestCPU)
     }

@@ -68,7 +68,13 @@ final class InferencePlan: @unchecked Sendable {
                 i += 1; shape = shapes(through: i); continue
             case .linear(let w, let b):
                 let (a, n) = fusedActivation(after: i)
-                step = .dense(weight: w.data, transposed: true, inF: w.shape[1], outF: w.shape[0],
+                // (out, in) stored as (in, out), as the single-image product reads it.
+                let (outF, inF) = (w.shape[0], w.shape[1])
+                var t = [Float](repeating: 0, count: w.count)
+                w.data.withUnsafeBufferPointer { src in
+                    for o in 0..<outF { for k in 0..<inF { t[k * outF + o] = src[o * inF + k] } }
+                }
+                step = .dense(weight: t, transposed: false, inF: w.shape[1], outF: w.shape[0],
                               bias: b?.data ?? [Float](repeating: 0, count: w.shape[0]), biasRepeat: 1, activation: a)
                 next = n
             case .convTranspose2d(let w, let b, let geo)
@@ -210,9 +216,11 @@ final class InferencePlan: @unchecked Sendable {
                             // A few rows: products with a vector, which read the weights in place
                             // (a matrix product would first copy them all into its packed form).
                             for row in rows {
-                                Gemm.sgemv(transpose: !transposed, m: transposed ? colsR.count : inF,
-                                           n: transposed ? inF : colsR.count, a: b, lda: transposed ? inF : outF,
-                                           x: x + row * inF, y: y + row * outF + colsR.lowerBound)
+                                let xr = x + row * inF, yr = y + row * outF + colsR.lowerBound
+                                if transposed || !FastGemm.rowTimesMatrix(k: inF, n: colsR.count, x: xr, w: b, ldw: outF, y: yr) {
+                                    Gemm.sgemv(transpose: !transposed, m: transposed ? colsR.count : inF,
+                                               n: transposed ? inF : colsR.count, a: b, lda: transposed ? inF : outF, x: xr, y: yr)
+                                }
                             }
                         } else {
                             Gemm.sgemm(transposeA: false, transposeB: transposed, m: rows.count, n: colsR.count, k: inF,

@@ -41,6 +41,15 @@ public enum FastGemm {
         return forger_activation_backward(code, slope, y, dy, dx, count) == 1
     }
 
+    /// y (n) = x (k) * W (k x n, row-major, leading dimension ldw) on AVX-512; false (nothing
+    /// done) where FastGemm is off.
+    public static func rowTimesMatrix(k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: Int,
+                                      y: UnsafeMutablePointer<Float>) -> Bool {
+        guard enabled else { return false }
+        forger_gemv_rows(Int32(k), Int32(n), x, w, ldw, y)
+        return true
+    }
+
     /// Where the columns of B come from: rows of a matrix, or rows at offsets from a base.
     public enum Source {
         case matrix(UnsafePointer<Float>, ld: Int, transposed: Bool)

@@ -88,6 +88,20 @@ final class FastGemmTests: XCTestCase {
         }
     }
 
+    /// A row vector times a matrix (the dense layer on one image): full blocks of 128 columns,
+    /// a masked tail, and a leading dimension wider than the columns read.
+    func testRowTimesMatrixMatchesNaive() {
+        var v = Values(state: 24)
+        for (k, n) in [(100, 300), (3, 17), (16, 128)] {
+            let ldw = n + 5
+            let x = v.tensor([k]).data, w = v.tensor([k * ldw]).data
+            var got = [Float](repeating: .nan, count: n), want = [Float](repeating: 0, count: n)
+            XCTAssertTrue(FastGemm.rowTimesMatrix(k: k, n: n, x: x, w: w, ldw: ldw, y: &got))
+            Gemm.gemmNaive(transposeA: false, transposeB: false, m: 1, n: n, k: k, a: x, lda: k, b: w, ldb: ldw, c: &want, ldc: n)
+            XCTAssertLessThan(zip(got, want).map { abs($0 - $1) }.max()!, 1e-4, "k \(k) n \(n)")
+        }
+    }
+
     func testRowOffsetSourceMatchesLoops() {
         var v = Values(state: 23)
         let (m, n, k) = (10, 50, 7)

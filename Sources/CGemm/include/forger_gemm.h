@@ -64,3 +64,7 @@ void forger_gemm(int m, int n, int k, const float *packed_a, const forger_gemm_b
 /// other kinds; only call them when `forger_gemm_available()` returned 1.
 int forger_activation_forward(int kind, float slope, const float *x, float *y, size_t n);
 int forger_activation_backward(int kind, float slope, const float *y, const float *dy, float *dx, size_t n);
+
+/// y[j] = sum over p < k of x[p] * w[p*ldw + j] for j < n (a row vector times a row-major
+/// matrix, e.g. a dense layer on one image). Only call it when `forger_gemm_available()` returned 1.
+void forger_gemv_rows(int k, int n, const float *x, const float *w, ptrdiff_t ldw, float *y);
