@@ -124,7 +124,8 @@ struct Bench: ParsableCommand {
             throw UserError("--models \(models): no model directories; run /usr/bin/python3 Tools/bench_models.py first")
         }
         let peerNames = (peerFile?.peers.keys.sorted { $0 > $1 }) ?? []   // onnxruntime, pytorch
-        print("forger bench: best of \(workerCounts) workers, OpenBLAS kernels \(Gemm.kernelName ?? "?"), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
+        let engine = FastGemm.enabled ? "convolutions on FastGemm (AVX-512), other products on" : "products on"
+        print("forger bench: best of \(workerCounts) workers, \(engine) OpenBLAS (\(Gemm.kernelName ?? "?") kernels), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
         var header = ["model", "batch", "workers", "forger img/s", "img/cpu-s", "GFLOP/s"]
         for p in peerNames { header += ["\(p) img/s", "x \(p)"] }
         var rows: [[String]] = []
