@@ -12,7 +12,8 @@ __attribute__((target("avx512f"))) int forger_activation_forward(int kind, float
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i), r;
-        if (kind == FORGER_ACT_RELU) r = _mm512_max_ps(zero, v);               // max(v, 0); NaN stays NaN
+        // Swift's max(v, 0) is (0 >= v ? 0 : v): +0 for -0, NaN stays NaN.
+        if (kind == FORGER_ACT_RELU) r = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), zero);
         else r = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, s);
         _mm512_mask_storeu_ps(y + i, m, r);
     }
@@ -69,7 +70,8 @@ __attribute__((target("avx512f"))) void forger_gemv_rows(int k, int n, const flo
                     acc[v] = _mm512_fmadd_ps(xp, _mm512_maskz_loadu_ps(mask[v], row + 16 * v), acc[v]);
             }
         }
-        for (int v = 0; v < 8; v++) _mm512_mask_storeu_ps(y + j0 + 16 * v, mask[v], acc[v]);
+        // + 0 as forger_gemm's store adds its (zero) bias: the same values, signed zeros included.
+        for (int v = 0; v < 8; v++) _mm512_mask_storeu_ps(y + j0 + 16 * v, mask[v], _mm512_add_ps(acc[v], _mm512_setzero_ps()));
     }
 }
 #else

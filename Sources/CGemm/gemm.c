@@ -181,10 +181,12 @@ static void pack_b(int k, int j0, int cols, const forger_gemm_b *b, float *dst) 
 #if defined(__x86_64__)
 #define AVX512 __attribute__((target("avx512f,fma")))
 
-/// tanh as ActivationKind.fastTanh computes it (Eigen's rational approximation, clamped).
+/// tanh as ActivationKind.fastTanh computes it (Eigen's rational approximation, clamped), with
+/// fused multiply-adds where Swift rounds twice: within a few units in the last place of it.
 AVX512 static inline __m512 fast_tanh(__m512 v) {
     const __m512 limit = _mm512_set1_ps(7.90531110763549805f);
-    __m512 x = _mm512_min_ps(_mm512_max_ps(v, _mm512_sub_ps(_mm512_setzero_ps(), limit)), limit);
+    // The clamp keeps NaN (max_ps and min_ps return their second operand when one is NaN).
+    __m512 x = _mm512_min_ps(limit, _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), limit), v));
     __m512 x2 = _mm512_mul_ps(x, x);
     __m512 p = _mm512_set1_ps(-2.76076847742355e-16f);
     p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(2.00018790482477e-13f));
@@ -202,7 +204,8 @@ AVX512 static inline __m512 fast_tanh(__m512 v) {
 
 AVX512 static inline __m512 activate(__m512 v, int activation, float slope) {
     switch (activation) {
-    case FORGER_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case FORGER_ACT_RELU:   // Swift's max(v, 0): +0 for -0, NaN stays NaN
+        return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LE_OQ), _mm512_setzero_ps());
     case FORGER_ACT_LEAKY: {
         __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
         return _mm512_mask_mul_ps(v, negative, v, _mm512_set1_ps(slope));

@@ -367,11 +367,14 @@ struct Bench: ParsableCommand {
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0
             let start = DispatchTime.now().uptimeNanoseconds
-            guard posix_spawn(&pid, exe.path, nil, nil, &argv, environ) == 0 else { return nil }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            guard posix_spawn(&pid, exe.path, nil, nil, &argv, environ) == 0 else {
+                try? FileManager.default.removeItem(at: png)
+                return nil
+            }
+            var status: Int32 = 0, waited: pid_t = -1
+            repeat { waited = waitpid(pid, &status, 0) } while waited < 0 && errno == EINTR
             let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let exited = (status & 0x7f) == 0 && (status >> 8) & 0xff == 0
+            let exited = waited == pid && (status & 0x7f) == 0 && (status >> 8) & 0xff == 0
             if exited, FileManager.default.fileExists(atPath: png.path) { best = min(best ?? t, t) }
         }
         try? FileManager.default.removeItem(at: png)

@@ -38,6 +38,9 @@ final class InferencePlan: @unchecked Sendable {
     /// Values per image of the largest activation.
     let widest: Int
     let workers: Int
+    /// FastGemm was on when the plan was built: its dense steps use it (phased steps decide for
+    /// themselves when they are built).
+    let fast: Bool
     let phasedScratch: Int
 
     init(_ g: Generator, workers: Int = Parallel.workerCount) {
@@ -131,6 +134,7 @@ final class InferencePlan: @unchecked Sendable {
         self.outputShape = g.outputShape
         self.widest = widest
         self.workers = max(1, workers)
+        self.fast = FastGemm.enabled
         var scratch = 0
         for (s, _) in steps {
             if case .phased(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
@@ -212,14 +216,23 @@ final class InferencePlan: @unchecked Sendable {
                     Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
                         let rows = byRows ? r : 0..<n, colsR = byRows ? 0..<outF : r
                         let b = transposed ? w + colsR.lowerBound * inF : w + colsR.lowerBound
-                        if rows.count < 4 {
-                            // A few rows: products with a vector, which read the weights in place
-                            // (a matrix product would first copy them all into its packed form).
-                            for row in rows {
-                                let xr = x + row * inF, yr = y + row * outF + colsR.lowerBound
-                                if transposed || !FastGemm.rowTimesMatrix(k: inF, n: colsR.count, x: xr, w: b, ldw: outF, y: yr) {
-                                    Gemm.sgemv(transpose: !transposed, m: transposed ? colsR.count : inF,
-                                               n: transposed ? inF : colsR.count, a: b, lda: transposed ? inF : outF, x: xr, y: yr)
+                        if fast && !transposed {
+                            // FastGemm: a few rows as row vectors times the weights read in place
+                            // (a matrix product first copies them into its packed form), more as
+                            // one product. Both add x[p] * w[p][j] in order of p with one fused
+                            // multiply-add each, so a row's values never depend on the batch.
+                            if rows.count < 4 {
+                                for row in rows {
+                                    FastGemm.rowTimesMatrix(k: inF, n: colsR.count, x: x + row * inF, w: b, ldw: outF,
+                                                            y: y + row * outF + colsR.lowerBound)
+                                }
+                            } else {
+                                let packed = FastGemm.pack(m: rows.count, k: inF, x + rows.lowerBound * inF, lda: inF)
+                                withUnsafeTemporaryAllocation(of: Float.self, capacity: FastGemm.scratchCount(rows: rows.count)) { s in
+                                    FastGemm.multiply(m: rows.count, n: colsR.count, k: inF, packedA: packed,
+                                                      b: .matrix(b, ld: outF, transposed: false),
+                                                      into: .init(base: y + rows.lowerBound * outF + colsR.lowerBound, rowStride: outF),
+                                                      scratch: s.baseAddress!)
                                 }
                             }
                         } else {

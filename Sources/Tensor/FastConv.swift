@@ -52,9 +52,10 @@ enum FastConv {
     /// a[img, m, p] * x[img, c, p's input row + ki, column + kj], the positions those of conv2d
     /// `g` over x (N, C, H, W); a is (N, M, P). A conv2d's gradient is (a: dY, x: its input); a
     /// conv-transpose2d's is (a: its input, x: dY under the adjoint geometry). x is copied once
-    /// into a zero-padded window; columns are split over the workers in blocks, or, with fewer
-    /// than two blocks each, images are, each worker adding into its own partial sums, summed in
-    /// worker order. False (nothing done) where FastGemm is off or M is under a panel.
+    /// into a zero-padded window. Columns are split over the workers in blocks where there are
+    /// two or more blocks a worker (or fewer images than workers); else images are, each worker
+    /// adding into its own partial sums, summed in worker order. False (nothing done) where
+    /// FastGemm is off or M is under a panel.
     static func weightGradient(_ a: Tensor, _ x: Tensor, geometry g: ConvGeometry, into dW: inout Tensor) -> Bool {
         let (n, m, c, h, w) = (a.shape[0], a.shape[1], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = g.convOutputSize(height: h, width: w)
@@ -106,6 +107,8 @@ enum FastConv {
         let workers = Parallel.workerCount, block = FastGemm.blockColumns
         let splitColumns = columns >= 2 * block * workers || n < workers
         var partials = [[Float]](repeating: splitColumns ? [] : [Float](repeating: 0, count: m * columns), count: workers)
+        // Split by columns, every worker reads all of A: pack it once.
+        let shared = splitColumns ? aRows.withUnsafeBufferPointer { FastGemm.pack(m: m, k: depth, $0.baseAddress!, lda: depth) } : []
         window.withUnsafeBufferPointer { wb in
         aRows.withUnsafeBufferPointer { ar in
         offsets.withUnsafeBufferPointer { ob in
@@ -117,8 +120,7 @@ enum FastConv {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: FastGemm.scratchCount(rows: m)) { scratch in
                     if splitColumns {
                         let j0 = range.lowerBound * block, j1 = min(columns, range.upperBound * block)
-                        let packed = FastGemm.pack(m: m, k: depth, ar.baseAddress!, lda: depth)
-                        FastGemm.multiply(m: m, n: j1 - j0, k: depth, packedA: packed,
+                        FastGemm.multiply(m: m, n: j1 - j0, k: depth, packedA: shared,
                                           b: .implicitTransposed(wb.baseAddress!, offsets: ob.baseAddress! + j0, positions: pb.baseAddress!),
                                           into: .init(base: dw.baseAddress! + j0, rowStride: columns, beta: 1),
                                           scratch: scratch.baseAddress!)

@@ -9,8 +9,11 @@ import Foundation
 public enum FastGemm {
     /// Whether the CPU can run the kernels. FORGER_NO_FAST_GEMM=1 turns them off (to compare).
     public static let supported: Bool = forger_gemm_available() == 1 && getenv("FORGER_NO_FAST_GEMM") == nil
-    /// Layers built while this is false use OpenBLAS; tests flip it to check both paths.
-    nonisolated(unsafe) public static var enabled: Bool = supported
+    /// Layers and plans built while this is false use OpenBLAS, and so do the training kernels
+    /// called while it is; tests flip it to check both paths. Never true where not `supported`.
+    nonisolated(unsafe) public static var enabled: Bool = supported {
+        didSet { if !supported { enabled = false } }
+    }
 
     public static let panelRows = Int(FORGER_GEMM_MR)
     public static let blockColumns = Int(FORGER_GEMM_NR)
@@ -28,7 +31,7 @@ public enum FastGemm {
 
     /// y = act(x) for relu and leaky relu on AVX-512; false (nothing done) otherwise.
     static func activate(_ a: ActivationKind, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> Bool {
-        guard supported else { return false }
+        guard enabled else { return false }
         let (code, slope) = a.kernelCode
         return forger_activation_forward(code, slope, x, y, count) == 1
     }
@@ -36,13 +39,14 @@ public enum FastGemm {
     /// dx = dy * act'(y) for relu and leaky relu on AVX-512; false (nothing done) otherwise.
     static func activationGradient(_ a: ActivationKind, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, count: Int) -> Bool {
-        guard supported else { return false }
+        guard enabled else { return false }
         let (code, slope) = a.kernelCode
         return forger_activation_backward(code, slope, y, dy, dx, count) == 1
     }
 
-    /// y (n) = x (k) * W (k x n, row-major, leading dimension ldw) on AVX-512; false (nothing
-    /// done) where FastGemm is off.
+    /// y (n) = x (k) * W (k x n, row-major, leading dimension ldw) on AVX-512, each value the
+    /// same as `multiply` gives for that row; false (nothing done) where FastGemm is off.
+    @discardableResult
     public static func rowTimesMatrix(k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: Int,
                                       y: UnsafeMutablePointer<Float>) -> Bool {
         guard enabled else { return false }
@@ -83,6 +87,7 @@ public enum FastGemm {
     public static func multiply(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, b: Source,
                                 into c: Destination, scratch: UnsafeMutablePointer<Float>) {
         precondition(supported, "FastGemm.multiply on a CPU without AVX-512")
+        precondition(m < Int(Int32.max) && n < Int(Int32.max) && k < Int(Int32.max), "FastGemm: a dimension over 2^31")
         precondition(c.columns == nil || c.beta == 0, "FastGemm: beta needs plain columns")
         if m == 0 || n == 0 { return }
         var source: forger_gemm_b

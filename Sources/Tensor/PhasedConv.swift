@@ -31,8 +31,8 @@ public struct PhasedConv: Sendable {
         /// Values per output position: C * taps.y * taps.x.
         public var patch: Int
         /// With `fast`: the summed kernel as FastGemm's packed (O, patch) matrix, its columns in
-        /// the order the product reads them, and where each product column of a whole group of
-        /// images lands in the output (relative to the group's first image; -1 for spare ones).
+        /// the order the product reads them, and where each product column (an output position
+        /// of a whole group of images) lands in the output, relative to the group's first image.
         var packed: [Float] = []
         var columns: [Int32] = []
         /// With `fast`: where each product column reads the padded window (relative to a tap's
@@ -139,7 +139,10 @@ public struct PhasedConv: Sendable {
         let shifted = (ys + xs).allSatisfy(unit) && spare <= Self.shiftedSpareLimit + 32 / Double(o)
         self.shifted = shifted
         // The fast path reads every phase's weights in the gathering layout (O, C * taps).
-        let fast = FastGemm.enabled && o >= Self.fastMinimumChannels
+        // The tables are 32-bit: a group's output and padded window must fit (a large image falls
+        // back to OpenBLAS).
+        let groupMost = 16 * max(o * oh * ow, c * paddedHeight * paddedWidth)   // 16: the largest group
+        let fast = FastGemm.enabled && o >= Self.fastMinimumChannels && groupMost < Int(Int32.max)
         let tapMajor = shifted && !fast
         var phases: [Phase] = []
         weight.withUnsafeBufferPointer { src in

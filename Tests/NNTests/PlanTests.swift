@@ -24,6 +24,24 @@ final class PlanTests: XCTestCase {
         }
     }
 
+    /// A row's output does not depend on the batch around it, bit for bit: `--shard` and batch
+    /// sizes promise the same files. Nine rows put four or more on each of two workers (one
+    /// product) and one row alone takes the single-row path of the dense layers.
+    func testRowsAreIdenticalAloneAndInABatch() throws {
+        for name in ["mlp", "dcgan_small"] {
+            let g = try ModelStore.load(ParityTests.fixture(name)).inferenceGenerator
+            var seed: UInt64 = 5
+            let z = Tensor(shape: [9, g.latentSize], data: (0..<(9 * g.latentSize)).map { _ in
+                seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                return Float(Int64(seed >> 40) - (1 << 23)) / Float(1 << 23)
+            })
+            let batch = g.forward(z)
+            for i in [0, 4, 8] {
+                XCTAssertEqual(g.forward(z.rows(i..<(i + 1))).data, batch.rows(i..<(i + 1)).data, "\(name) row \(i)")
+            }
+        }
+    }
+
     func testPlanComputesFourNinthsForUpsampleThenConv() throws {
         let g = try ModelStore.load(ParityTests.fixture("theano_mnist")).inferenceGenerator
         XCTAssertLessThan(g.plannedMultiplyAddsPerImage, g.multiplyAddsPerImage)

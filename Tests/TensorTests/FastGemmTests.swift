@@ -102,6 +102,25 @@ final class FastGemmTests: XCTestCase {
         }
     }
 
+    /// The C relu and leaky relu passes give Swift's values bit for bit, signed zeros and NaN
+    /// included, and so does the fused store's relu.
+    func testActivationEdgesAreSwifts() {
+        let x: [Float] = [-0.0, 0.0, .nan, -1.5, 2.5, -.infinity, .infinity, -1e-40]
+        for a in [ActivationKind.relu, .leakyReLU(slope: 0.2)] {
+            let got = a.applied(to: Tensor(shape: [x.count], data: x)).data
+            let want = x.map { a.value($0) }
+            XCTAssertEqual(got.map(\.bitPattern), want.map(\.bitPattern), "\(a)")
+        }
+        // The store: a 1 x 1 identity "weight" times x, plus zero bias, then relu.
+        var y = [Float](repeating: 7, count: x.count)
+        let one: [Float] = [1]
+        x.withUnsafeBufferPointer { xb in
+            multiply(m: 1, n: x.count, k: 1, a: one, transposeA: false, b: .matrix(xb.baseAddress!, ld: x.count, transposed: false),
+                     into: &y) { .init(base: $0, rowStride: x.count, activation: .relu) }
+        }
+        XCTAssertEqual(y.map(\.bitPattern), x.map { ActivationKind.relu.value($0 * 1 + 0) }.map(\.bitPattern))
+    }
+
     func testRowOffsetSourceMatchesLoops() {
         var v = Values(state: 23)
         let (m, n, k) = (10, 50, 7)

@@ -10,7 +10,8 @@
 /// The depth runs in slices of KC (a KC x NR block of B fills half of a 48 KiB L1).
 enum { FORGER_GEMM_MR = 8, FORGER_GEMM_NR = 48, FORGER_GEMM_KC = 128 };
 
-/// The activations the store applies (values as Forger's ActivationKind.value computes them).
+/// The activations the store applies: as Forger's ActivationKind.value computes them (identity,
+/// relu and leaky relu exactly; tanh and sigmoid within a few units in the last place).
 enum { FORGER_ACT_IDENTITY = 0, FORGER_ACT_RELU = 1, FORGER_ACT_LEAKY = 2, FORGER_ACT_TANH = 3,
        FORGER_ACT_SIGMOID = 4 };
 
