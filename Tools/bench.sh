@@ -5,6 +5,8 @@
 # Forger's table beside theirs (`forger bench --peers`).
 #
 #   Tools/bench.sh [extra `forger bench` options, e.g. --batches 1,64, --training-only, --no-training]
+#   BENCH_ROUNDS=3 Tools/bench.sh    # three rounds (peers, then Forger, each), then the medians
+#                                    # of the ratios (Tools/bench_summary.py)
 #
 # BENCH_THREADS lists the peers' thread counts; each figure is a peer's best of them
 # (default: 1 and the machine's cores; Forger runs one worker per core).
@@ -27,7 +29,6 @@ if [ ! -x "$B/venv/bin/python" ] || ! "$B/venv/bin/python" -c "import onnxruntim
     /usr/bin/python3 -m venv --system-site-packages "$B/venv" && "$B/venv/bin/pip" install -q onnxruntime \
         || echo "bench: could not install onnxruntime; its column will be missing" >&2
 fi
-rm -f "$B/peers.json"
 PY=/usr/bin/python3
 [ -x "$B/venv/bin/python" ] && PY="$B/venv/bin/python"
 BATCHES=$(echo " $* " | sed -n 's/.* --batches \([0-9,]*\) .*/\1/p')
@@ -36,11 +37,23 @@ case " $* " in
     *" --no-training "*) TRAINING=--no-training ;;
     *" --training-only "*) TRAINING="--training-only $TRAINING" ;;
 esac
-"$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --batches "${BATCHES:-1,16,64,256}" \
-    --threads "${BENCH_THREADS:-1,$(nproc)}" $TRAINING 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-if [ -f "$B/peers.json" ]; then
-    exec .build/release/forger bench --models "$B/models" --peers "$B/peers.json" "$@"
-else
-    exec .build/release/forger bench --models "$B/models" "$@"
+ROUNDS=${BENCH_ROUNDS:-1}
+i=1
+while [ "$i" -le "$ROUNDS" ]; do
+    rm -f "$B/peers.json"
+    "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --batches "${BATCHES:-1,16,64,256}" \
+        --threads "${BENCH_THREADS:-1,$(nproc)}" $TRAINING 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
+    {
+        echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+        if [ -f "$B/peers.json" ]; then
+            .build/release/forger bench --models "$B/models" --peers "$B/peers.json" "$@"
+        else
+            .build/release/forger bench --models "$B/models" "$@"
+        fi
+    } | tee "$B/round_$i.txt"
+    i=$((i + 1))
+done
+if [ "$ROUNDS" -gt 1 ]; then
+    echo
+    /usr/bin/python3 Tools/bench_summary.py $(i=1; while [ "$i" -le "$ROUNDS" ]; do echo "$B/round_$i.txt"; i=$((i + 1)); done)
 fi
