@@ -1,4 +1,5 @@
 #include "forger_gemm.h"
+#include "lanes.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -10,7 +11,7 @@ __attribute__((target("avx512f"))) int forger_activation_forward(int kind, float
     if (kind != FORGER_ACT_RELU && kind != FORGER_ACT_LEAKY) return 0;
     const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
     for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = forger_lanes((long)(n - i));
         __m512 v = _mm512_maskz_loadu_ps(m, x + i), r;
         // Swift's max(v, 0) is (0 >= v ? 0 : v): +0 for -0, NaN stays NaN.
         if (kind == FORGER_ACT_RELU) r = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LE_OQ), zero);
@@ -25,7 +26,7 @@ __attribute__((target("avx512f"))) int forger_activation_backward(int kind, floa
     if (kind != FORGER_ACT_RELU && kind != FORGER_ACT_LEAKY) return 0;
     const __m512 zero = _mm512_setzero_ps(), s = _mm512_set1_ps(slope);
     for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 m = forger_lanes((long)(n - i));
         __m512 g = _mm512_maskz_loadu_ps(m, dy + i);
         __mmask16 positive = _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, y + i), zero, _CMP_GT_OQ);
         __m512 r = kind == FORGER_ACT_RELU ? _mm512_maskz_mov_ps(positive, g)
@@ -53,7 +54,7 @@ __attribute__((target("avx512f"))) void forger_gemv_rows(int k, int n, const flo
         __mmask16 mask[8];
         for (int v = 0; v < 8; v++) {
             int lanes = n - j0 - 16 * v;
-            mask[v] = lanes >= 16 ? (__mmask16)0xffff : lanes <= 0 ? 0 : (__mmask16)((1u << lanes) - 1);
+            mask[v] = forger_lanes(lanes);
             acc[v] = _mm512_setzero_ps();
         }
         if (n - j0 >= 128) {

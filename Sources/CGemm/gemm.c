@@ -1,4 +1,5 @@
 #include "forger_gemm.h"
+#include "lanes.h"
 #include <string.h>
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -44,7 +45,7 @@ void forger_gemm_pack_a(int m, int k, const float *a, ptrdiff_t lda, int transpo
 __attribute__((target("avx512f"))) static inline void copy_row(float *dst, const float *src, int cols) {
     for (int v = 0; v < NV; v++) {
         int n = cols - 16 * v;
-        __mmask16 mask = n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+        __mmask16 mask = forger_lanes(n);
         _mm512_store_ps(dst + 16 * v, _mm512_maskz_loadu_ps(mask, src + 16 * v));
     }
 }
@@ -78,7 +79,7 @@ __attribute__((target("avx512f"))) static void pack_positions(int k, int j0, int
         int lanes = cols - 16 * v;
         lanes = lanes > 16 ? 16 : lanes < 0 ? 0 : lanes;
         const int32_t *pos = b->positions + j0 + 16 * v;
-        __mmask16 all = lanes == 16 ? (__mmask16)0xffff : (__mmask16)((1u << lanes) - 1);
+        __mmask16 all = forger_lanes(lanes);
         index[v] = _mm512_maskz_loadu_epi32(all, pos);
         runs[v] = 0;
         for (int r = 0; r < RUNS; r++) { masks[v][r] = 0; deltas[v][r] = 0; }
@@ -144,7 +145,7 @@ __attribute__((target("avx512f"))) static void pack_transposed_positions(int k, 
     for (int v = 0; v < NV; v++) {
         int lanes = cols - 16 * v;
         lanes = lanes > 16 ? 16 : lanes < 0 ? 0 : lanes;
-        mask[v] = lanes == 16 ? (__mmask16)0xffff : (__mmask16)((1u << lanes) - 1);
+        mask[v] = forger_lanes(lanes);
         __m512i at = _mm512_setzero_si512();
         for (int l = 0; l < lanes; l++) ((int32_t *)&at)[l] = (int32_t)b->offsets[j0 + 16 * v + l];
         index[v] = at;
@@ -249,7 +250,7 @@ AVX512 __attribute__((always_inline)) static inline void tile_nv(const int nv, i
     int contiguous[NV];
     for (int v = 0; v < nv; v++) {
         int n = cols - 16 * v;
-        mask[v] = n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+        mask[v] = forger_lanes(n);
         contiguous[v] = 1;
         if (c->columns && mask[v]) {
             index[v] = _mm512_maskz_loadu_epi32(mask[v], c->columns + j0 + 16 * v);

@@ -15,9 +15,8 @@ import Tensor
 /// tests hold this plan to them and to PyTorch.
 final class InferencePlan: @unchecked Sendable {
     enum Step {
-        /// y (N, outF) = act(x (N, inF) * W + bias[j / biasRepeat]); W is (outF, inF) when
-        /// `transposed`, else (inF, outF).
-        case dense(weight: [Float], transposed: Bool, inF: Int, outF: Int, bias: [Float], biasRepeat: Int,
+        /// y (N, outF) = act(x (N, inF) * W + bias[j / biasRepeat]); W is (inF, outF).
+        case dense(weight: [Float], inF: Int, outF: Int, bias: [Float], biasRepeat: Int,
                    activation: ActivationKind)
         case phased(PhasedConv)
         case scatter(ScatterConvTranspose)
@@ -77,7 +76,7 @@ final class InferencePlan: @unchecked Sendable {
                 w.data.withUnsafeBufferPointer { src in
                     for o in 0..<outF { for k in 0..<inF { t[k * outF + o] = src[o * inF + k] } }
                 }
-                step = .dense(weight: t, transposed: false, inF: w.shape[1], outF: w.shape[0],
+                step = .dense(weight: t, inF: inF, outF: outF,
                               bias: b?.data ?? [Float](repeating: 0, count: w.shape[0]), biasRepeat: 1, activation: a)
                 next = n
             case .convTranspose2d(let w, let b, let geo)
@@ -85,7 +84,7 @@ final class InferencePlan: @unchecked Sendable {
                     && geo.outputPaddingHeight == 0 && geo.outputPaddingWidth == 0:
                 let (a, n) = fusedActivation(after: i)
                 let k = geo.kernelHeight * geo.kernelWidth
-                step = .dense(weight: w.data, transposed: false, inF: geo.inChannels, outF: geo.outChannels * k,
+                step = .dense(weight: w.data, inF: geo.inChannels, outF: geo.outChannels * k,
                               bias: b?.data ?? [Float](repeating: 0, count: geo.outChannels), biasRepeat: k, activation: a)
                 next = n
             case .convTranspose2d(let w, let b, let geo):
@@ -148,7 +147,7 @@ final class InferencePlan: @unchecked Sendable {
     var multiplyAdds: Int {
         steps.reduce(0) { total, s in
             switch s.step {
-            case .dense(_, _, let inF, let outF, _, _, _): return total + inF * outF
+            case .dense(_, let inF, let outF, _, _, _): return total + inF * outF
             case .phased(let p): return total + p.multiplyAdds
             case .scatter(let p), .convTranspose(_, let p): return total + p.multiplyAdds
             case .layer(let layer, let input):
@@ -207,7 +206,7 @@ final class InferencePlan: @unchecked Sendable {
     private func execute(_ step: Step, n: Int, inCount: Int, outCount: Int, x: UnsafeMutablePointer<Float>,
                          y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Bool {
         switch step {
-        case .dense(let weight, let transposed, let inF, let outF, let bias, let rep, let act):
+        case .dense(let weight, let inF, let outF, let bias, let rep, let act):
             weight.withUnsafeBufferPointer { wb in
                 bias.withUnsafeBufferPointer { bb in
                     let w = wb.baseAddress!
@@ -215,8 +214,8 @@ final class InferencePlan: @unchecked Sendable {
                     let byRows = n >= workers
                     Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
                         let rows = byRows ? r : 0..<n, colsR = byRows ? 0..<outF : r
-                        let b = transposed ? w + colsR.lowerBound * inF : w + colsR.lowerBound
-                        if fast && !transposed {
+                        let b = w + colsR.lowerBound
+                        if fast {
                             // FastGemm: a few rows as row vectors times the weights read in place
                             // (a matrix product first copies them into its packed form), more as
                             // one product. Both add x[p] * w[p][j] in order of p with one fused
@@ -236,8 +235,8 @@ final class InferencePlan: @unchecked Sendable {
                                 }
                             }
                         } else {
-                            Gemm.sgemm(transposeA: false, transposeB: transposed, m: rows.count, n: colsR.count, k: inF,
-                                       a: x + rows.lowerBound * inF, lda: inF, b: b, ldb: transposed ? inF : outF,
+                            Gemm.sgemm(transposeA: false, transposeB: false, m: rows.count, n: colsR.count, k: inF,
+                                       a: x + rows.lowerBound * inF, lda: inF, b: b, ldb: outF,
                                        c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
                         }
                         let bias = bb.baseAddress!   // a plain pointer, so that the loops vectorise

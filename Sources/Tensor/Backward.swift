@@ -27,9 +27,7 @@ public enum Conv2dBackward {
         let patch = g.patchSize, positions = oh * ow
         let inPlane = g.inChannels * h * w, outPlane = g.outChannels * positions
         // col2im of the adjoint: columns (C*kh*kw, OH*OW) scatter back onto (C, H, W).
-        let adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
-                                   kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        let adjoint = g.adjoint
         let workers = min(n, Parallel.workerCount)
         var partial = [[Float]](repeating: needWeightGradient ? [Float](repeating: 0, count: weight.count) : [], count: workers)
         var cols = [[Float]](repeating: needWeightGradient ? [Float](repeating: 0, count: patch * positions) : [], count: workers)
@@ -136,9 +134,7 @@ public enum ConvTranspose2dBackward {
         // weight gradient gathers dY under the adjoint geometry, one position per input pixel.
         let fastInput = wantInput ? FastConv.convTransposeInputGradient(gradOutput, weight: weight, geometry: g, height: h, width: w) : nil
         let needInputGradient = wantInput && fastInput == nil
-        let adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
-                                   kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        let adjoint = g.adjoint
         let fastWeights = wantWeight && adjoint.convOutputSize(height: oh, width: ow) == (h, w)
             && FastConv.weightGradient(input, gradOutput, geometry: adjoint, into: &gradWeight)
         let needWeightGradient = wantWeight && !fastWeights
@@ -146,10 +142,6 @@ public enum ConvTranspose2dBackward {
         if !needInputGradient && !needWeightGradient { return fastInput }
         let rows = g.outChannels * g.kernelHeight * g.kernelWidth, positions = h * w
         let inPlane = g.inChannels * positions, outPlane = g.outChannels * oh * ow
-        // im2col of the output gradient gathers, for every input position, what it fed.
-        let gather = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
-                                  kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                  strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
         var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
         let workers = min(n, Parallel.workerCount)
         var partial = [[Float]](repeating: needWeightGradient ? [Float](repeating: 0, count: weight.count) : [], count: workers)
@@ -166,7 +158,9 @@ public enum ConvTranspose2dBackward {
                 pb[worker].withUnsafeMutableBufferPointer { dW in
                 cb[worker].withUnsafeMutableBufferPointer { col in
                     for img in images {
-                        Conv2d.im2col(dyBase + img * outPlane, height: oh, width: ow, geometry: gather,
+                        // im2col of the output gradient under the adjoint gathers, for every input
+                        // position, what it fed.
+                        Conv2d.im2col(dyBase + img * outPlane, height: oh, width: ow, geometry: adjoint,
                                       outHeight: h, outWidth: w, into: col.baseAddress!)
                         if needWeightGradient {
                             // dW (C, O*kh*kw) += X (C, HW) * col^T (HW, O*kh*kw)

@@ -65,6 +65,15 @@ public struct ConvGeometry: Equatable, Sendable {
          (width - 1) * strideWidth + kernelWidth - padding.left - padding.right + outputPaddingWidth)
     }
 
+    /// The same kernel, stride and padding with input and output channels swapped (no output
+    /// padding): the geometry of each gradient's adjoint. A conv2d's input gradient is a
+    /// conv-transpose2d under it, a conv-transpose2d's a conv2d, and the columns both read or
+    /// scatter are its im2col / col2im.
+    public var adjoint: ConvGeometry {
+        ConvGeometry(inChannels: outChannels, outChannels: inChannels, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                     strideHeight: strideHeight, strideWidth: strideWidth, padding: padding)
+    }
+
     /// Values per output position: inChannels * kernelHeight * kernelWidth.
     public var patchSize: Int { inChannels * kernelHeight * kernelWidth }
 }

@@ -27,9 +27,7 @@ enum FastConv {
     /// padding that restores H and W.
     static func convInputGradient(_ dy: Tensor, weight: Tensor, geometry g: ConvGeometry, height h: Int, width w: Int) -> Tensor? {
         let (oh, ow) = (dy.shape[2], dy.shape[3])
-        var adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
-                                   kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        var adjoint = g.adjoint
         let (bh, bw) = adjoint.transposedOutputSize(height: oh, width: ow)
         adjoint.outputPaddingHeight = h - bh
         adjoint.outputPaddingWidth = w - bw
@@ -41,9 +39,7 @@ enum FastConv {
     /// of dY with the same weight, read as (C, O, kh, kw) = (out, in, kh, kw).
     static func convTransposeInputGradient(_ dy: Tensor, weight: Tensor, geometry g: ConvGeometry,
                                            height h: Int, width w: Int) -> Tensor? {
-        let adjoint = ConvGeometry(inChannels: g.outChannels, outChannels: g.inChannels,
-                                   kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                                   strideHeight: g.strideHeight, strideWidth: g.strideWidth, padding: g.padding)
+        let adjoint = g.adjoint
         guard adjoint.convOutputSize(height: dy.shape[2], width: dy.shape[3]) == (h, w) else { return nil }
         return conv(dy, weight: weight, bias: nil, geometry: adjoint)
     }
@@ -66,25 +62,17 @@ enum FastConv {
         let (hp, wp) = ((oh - 1) * sy + kh, (ow - 1) * sx + kw)
         let plane = hp * wp
         guard c * n * plane < Int(Int32.max) else { return false }
-        let (pt, pl) = (g.padding.top, g.padding.left)
-        // x as (C, N, hp, wp), window row r = input row r - pt.
+        // x as (C, N, hp, wp), window row r = input row r - padding.top.
         var window = [Float](repeating: 0, count: c * n * plane)
         // A as (M, N * P): row m, column img * P + p.
         var aRows = [Float](unsafeUninitializedCapacity: m * depth) { $1 = $0.count }
-        let (c0, c1) = (max(0, pl), min(wp, w + pl))
         x.data.withUnsafeBufferPointer { xs in
         a.data.withUnsafeBufferPointer { av in
         window.withUnsafeMutableBufferPointer { wb in
         aRows.withUnsafeMutableBufferPointer { ar in
             Parallel.forChunks(c) { channels, _ in
-                for ch in channels {
-                    for img in 0..<n {
-                        let dst = wb.baseAddress! + (ch * n + img) * plane, src = xs.baseAddress! + (img * c + ch) * h * w
-                        for r in max(0, pt)..<min(hp, h + pt) where c0 < c1 {
-                            (dst + r * wp + c0).update(from: src + (r - pt) * w + (c0 - pl), count: c1 - c0)
-                        }
-                    }
-                }
+                PhasedConv.copyWindow(xs.baseAddress!, images: 0..<n, channels: channels, of: (c, h, w),
+                                      top: -g.padding.top, left: -g.padding.left, height: hp, width: wp, into: wb.baseAddress!)
             }
             Parallel.forChunks(m) { rows, _ in
                 for row in rows {

@@ -19,7 +19,7 @@ public enum Gemm {
     public static func useSingleThreadedBLAS() {
         selectKernelsForThisCPU()
         openblas_set_num_threads(1)
-        symbol("blas_thread_shutdown_", as: (@convention(c) () -> Int32).self)?()
+        _ = symbol("blas_thread_shutdown_", as: (@convention(c) () -> Int32).self)?()
     }
 
     /// The kernel set OpenBLAS runs, e.g. "SkylakeX", or nil when it does not say.
@@ -68,15 +68,6 @@ public enum Gemm {
                     transposeB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                     beta, c, Int32(ldc))
-    }
-
-    /// y = op(A) x for a row-major m x n matrix A (op(A) = A^T when `transpose`), through
-    /// cblas_sgemv. The references are `gemmNaive` with one column, and `sgemm`.
-    public static func sgemv(transpose: Bool, m: Int, n: Int, a: UnsafePointer<Float>, lda: Int,
-                             x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        if (transpose ? n : m) == 0 { return }
-        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(lda),
-                    x, 1, 0, y, 1)
     }
 
     /// Plain-loop reference for `sgemm`.

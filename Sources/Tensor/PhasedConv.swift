@@ -53,7 +53,7 @@ public struct PhasedConv: Sendable {
     public let spareRatio: Double
     /// Images per product and per-worker scratch (floats).
     public let imagesPerProduct: Int
-    public private(set) var scratchPerWorker: Int
+    public let scratchPerWorker: Int
     /// Largest column matrix of one image (the gathering path).
     let columnScratch: Int
 
@@ -68,7 +68,7 @@ public struct PhasedConv: Sendable {
     public let fast: Bool
     /// Fewest output channels for FastGemm: its panels are 8 rows, so 3 channels waste 5/8 of
     /// the multiply-adds, and still beat OpenBLAS's small kernels on benchmark B's last layer.
-    nonisolated(unsafe) static var fastMinimumChannels = 3
+    static let fastMinimumChannels = 3
     /// Where a worker's FastGemm scratch starts inside its region (after the padded window).
     let gemmScratchOffset: Int
     /// Few output channels: the sgemm computes the product transposed so its rows are positions.
@@ -472,18 +472,28 @@ public struct PhasedConv: Sendable {
 
     /// Copies images into the zero-padded window, laid out (C, images, paddedHeight, paddedWidth).
     private func pad(_ x: UnsafePointer<Float>, images: Range<Int>, into xp: UnsafeMutablePointer<Float>) {
-        let (hp, wp, h, w) = (paddedHeight, paddedWidth, inHeight, inWidth)
+        xp.update(repeating: 0, count: inChannels * images.count * paddedHeight * paddedWidth + paddedWidth + 64)
+        Self.copyWindow(x, images: images, channels: 0..<inChannels, of: (inChannels, inHeight, inWidth),
+                        top: padTop, left: padLeft, height: paddedHeight, width: paddedWidth, into: xp)
+    }
+
+    /// Copies channels `channels` of images `images` of x (N, C, H, W) into a window laid out
+    /// (C, images, height, width) whose row r, column u is input row top + r, column left + u;
+    /// what falls outside the input is left as it is (the caller zeroes the window first).
+    static func copyWindow(_ x: UnsafePointer<Float>, images: Range<Int>, channels: Range<Int>,
+                           of shape: (c: Int, h: Int, w: Int), top: Int, left: Int, height hp: Int, width wp: Int,
+                           into xp: UnsafeMutablePointer<Float>) {
+        let (h, w) = (shape.h, shape.w)
         let plane = hp * wp, g = images.count
-        xp.update(repeating: 0, count: inChannels * g * plane + wp + 64)
-        let (rowLo, rowHi) = (max(0, padTop), min(h, padTop + hp))
-        let (colLo, colHi) = (max(0, padLeft), min(w, padLeft + wp))
+        let (rowLo, rowHi) = (max(0, top), min(h, top + hp))
+        let (colLo, colHi) = (max(0, left), min(w, left + wp))
         guard rowLo < rowHi, colLo < colHi else { return }
         for (gi, img) in images.enumerated() {
-            for c in 0..<inChannels {
-                let src = x + (img * inChannels + c) * h * w
+            for c in channels {
+                let src = x + (img * shape.c + c) * h * w
                 let dst = xp + (c * g + gi) * plane
                 for iy in rowLo..<rowHi {
-                    (dst + (iy - padTop) * wp + (colLo - padLeft)).update(from: src + iy * w + colLo, count: colHi - colLo)
+                    (dst + (iy - top) * wp + (colLo - left)).update(from: src + iy * w + colLo, count: colHi - colLo)
                 }
             }
         }
