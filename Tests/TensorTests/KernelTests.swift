@@ -17,21 +17,6 @@ final class KernelTests: XCTestCase {
 
     let tolerance: Float = 1e-4
 
-    func testGemvIsGemmWithOneColumn() {
-        var v = Values(state: 2)
-        let (m, n) = (6, 9)
-        let a = v.tensor([m * n]).data
-        for transpose in [false, true] {
-            let x = v.tensor([transpose ? m : n]).data
-            let rows = transpose ? n : m
-            var got = [Float](repeating: .nan, count: rows), want = [Float](repeating: 0, count: rows)
-            Gemm.sgemv(transpose: transpose, m: m, n: n, a: a, lda: n, x: x, y: &got)
-            Gemm.gemmNaive(transposeA: transpose, transposeB: false, m: rows, n: 1, k: transpose ? m : n, a: a, lda: n,
-                           b: x, ldb: 1, c: &want, ldc: 1)
-            XCTAssertLessThan(zip(got, want).map { abs($0 - $1) }.max()!, tolerance, "transpose \(transpose)")
-        }
-    }
-
     func testGemmMatchesNaiveForAllTranspositions() {
         var v = Values(state: 1)
         let (m, n, k) = (7, 5, 9)

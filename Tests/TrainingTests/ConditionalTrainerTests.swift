@@ -45,12 +45,6 @@ final class ConditionalTrainerTests: XCTestCase {
         try GANTrainer(config: c, data: ShuffledImages(labelledData(), seed: c.seed, flips: flips))
     }
 
-    func allValues(_ t: GANTrainer) -> [Float] {
-        (t.generatorParameters + t.generator.namedBuffers + t.discriminatorParameters + t.discriminator.namedBuffers)
-            .flatMap { $0.parameter.value.data }
-            + t.generatorOptimizer.state.flatMap { $0.flatMap(\.data) } + t.discriminatorOptimizer.state.flatMap { $0.flatMap(\.data) }
-    }
-
     func temporaryDirectory(_ name: String) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forger-\(name)-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -74,14 +68,7 @@ final class ConditionalTrainerTests: XCTestCase {
                                                                               : ["G.opt.embedding.m", "G.opt.embedding.v", "D.opt.embedding.v"]) {
                 XCTAssertTrue(names.contains(name), "\(join): the checkpoint lacks \(name)")
             }
-            let second = try trainer(c)
-            try second.loadCheckpoint(from: ckpt)
-            XCTAssertEqual(second.step, 3)
-            try TrainingRun(totalSteps: 6).run(second, reporter: SilentReporter())
-
-            let a = allValues(straight), b = allValues(second)
-            XCTAssertEqual(a.count, b.count)
-            XCTAssertTrue(a.elementsEqual(b) { $0.bitPattern == $1.bitPattern }, "\(join): resumed weights differ")
+            try assertResumesExactly(try trainer(c), from: ckpt, as: straight, "\(join)")
             let fresh = try trainer(c)
             XCTAssertNotEqual(straight.latentJoin!.embedding.table.value.data, fresh.latentJoin!.embedding.table.value.data,
                               "\(join): G's class embedding was not trained")
