@@ -21,6 +21,10 @@
 # its default threads, and at all cores when its default uses fewer; the ratio is to its best.
 set -eu
 cd "$(dirname "$0")/.."
+ROUNDS=${BENCH_ROUNDS:-1}
+case "$ROUNDS" in
+    ''|*[!0-9]*|0) echo "bench: BENCH_ROUNDS must be a whole number of rounds, 1 or more (got '$ROUNDS')" >&2; exit 2 ;;
+esac
 B=.bench
 mkdir -p "$B"
 swift build -c release >/dev/null
@@ -37,7 +41,6 @@ case " $* " in
     *" --no-training "*) TRAINING=--no-training ;;
     *" --training-only "*) TRAINING="--training-only $TRAINING" ;;
 esac
-ROUNDS=${BENCH_ROUNDS:-1}
 i=1
 while [ "$i" -le "$ROUNDS" ]; do
     rm -f "$B/peers.json"

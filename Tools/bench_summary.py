@@ -45,6 +45,11 @@ def main():
     paths = sys.argv[1:]
     if not paths:
         sys.exit("usage: bench_summary.py ROUND_OUTPUT...")
+    for p in paths:
+        try:
+            open(p, encoding="utf-8").close()
+        except OSError as e:
+            sys.exit(f"bench_summary.py: cannot read round output {p}: {e.strerror}; run BENCH_ROUNDS=N Tools/bench.sh first")
     rounds = [parse(p) for p in paths]
     keys = sorted({k for r, _, _ in rounds for k in r})
     peers = sorted({p for r, _, _ in rounds for v in r.values() for p in v}, reverse=True)
