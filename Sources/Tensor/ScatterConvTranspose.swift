@@ -41,7 +41,7 @@ public struct ScatterConvTranspose: Sendable {
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
         let g = geometry
         if n >= workers || workers == 1 {
-            Parallel.forGroups(n, group: imagesPerProduct, maxWorkers: workers) { images, worker in
+            Parallel.forGroups(n, group: Parallel.groupSize(n, most: imagesPerProduct, workers: workers), maxWorkers: workers) { images, worker in
                 run(images: images, channels: 0..<g.outChannels, x, y, scratch + worker * scratchPerWorker)
             }
             return

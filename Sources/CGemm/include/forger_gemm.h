@@ -69,3 +69,6 @@ int forger_activation_backward(int kind, float slope, const float *y, const floa
 /// y[j] = sum over p < k of x[p] * w[p*ldw + j] for j < n (a row vector times a row-major
 /// matrix, e.g. a dense layer on one image). Only call it when `forger_gemm_available()` returned 1.
 void forger_gemv_rows(int k, int n, const float *x, const float *w, ptrdiff_t ldw, float *y);
+
+/// Returns *counter and adds 1 to it, atomically: workers claiming the next item of a shared list.
+ptrdiff_t forger_claim_next(ptrdiff_t *counter);
