@@ -1,15 +1,19 @@
 #!/bin/sh
 # The benchmark in one command: builds Forger (release), writes the three benchmark generators
 # with fixed random weights (Tools/bench_models.py, Debian python3-torch) into .bench/ (ignored by
-# git), makes the onnxruntime venv if missing, times the peers (Tools/bench_peers.py) and prints
-# Forger's table beside theirs (`forger bench --peers`).
+# git), makes the onnxruntime venv if missing and prints Forger's table beside the peers'. The
+# peers' images/s are timed live (`forger bench --peer-server`, Tools/bench_peers.py --serve):
+# every figure's windows alternate, Forger's then each peer's, so that a machine whose speed
+# drifts moves both alike. Their cold start and training figures come from Tools/bench_peers.py
+# run just before (`forger bench --peers`).
 #
 #   Tools/bench.sh [extra `forger bench` options, e.g. --batches 1,64, --training-only, --no-training]
-#   BENCH_ROUNDS=3 Tools/bench.sh    # three rounds (peers, then Forger, each), then the medians
-#                                    # of the ratios (Tools/bench_summary.py)
+#   BENCH_ROUNDS=3 Tools/bench.sh    # three rounds, then the medians of the ratios
+#                                    # (Tools/bench_summary.py)
 #
-# BENCH_THREADS lists the peers' thread counts; each figure is a peer's best of them
-# (default: 1 and the machine's cores; Forger runs one worker per core).
+# Each images/s figure is the best over 1 and the machine's cores (threads for the peers, workers
+# for Forger; `--threads` sets both). The peers' cold start runs at the largest of BENCH_THREADS
+# (default: 1 and the machine's cores).
 #
 # The GAN training row (iterations/s, Forger and PyTorch): generator C (z 100 -> linear 6272 + BN
 # + relu -> (128, 7, 7) -> convT(128, 64, 4, 2, 1) + BN + relu -> convT(64, 1, 4, 2, 1) + tanh)
@@ -35,7 +39,6 @@ if [ ! -x "$B/venv/bin/python" ] || ! "$B/venv/bin/python" -c "import onnxruntim
 fi
 PY=/usr/bin/python3
 [ -x "$B/venv/bin/python" ] && PY="$B/venv/bin/python"
-BATCHES=$(echo " $* " | sed -n 's/.* --batches \([0-9,]*\) .*/\1/p')
 TRAINING=$(echo " $* " | sed -n 's/.* --training-batch \([0-9]*\) .*/--training-batch \1/p')
 case " $* " in
     *" --no-training "*) TRAINING=--no-training ;;
@@ -44,14 +47,17 @@ esac
 i=1
 while [ "$i" -le "$ROUNDS" ]; do
     rm -f "$B/peers.json"
-    "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --batches "${BATCHES:-1,16,64,256}" \
+    # The peers' cold start and training figures first; their images/s come live, in windows
+    # that alternate with Forger's (--peer-server).
+    "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --no-inference \
         --threads "${BENCH_THREADS:-1,$(nproc)}" $TRAINING 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
     {
         echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
         if [ -f "$B/peers.json" ]; then
-            .build/release/forger bench --models "$B/models" --peers "$B/peers.json" "$@"
+            .build/release/forger bench --models "$B/models" --peers "$B/peers.json" \
+                --peer-server "$PY Tools/bench_peers.py --serve $B/models 2>>$B/peers.log" "$@"
         else
-            .build/release/forger bench --models "$B/models" "$@"
+            .build/release/forger bench --models "$B/models" --peer-server "$PY Tools/bench_peers.py --serve $B/models 2>>$B/peers.log" "$@"
         fi
     } | tee "$B/round_$i.txt"
     i=$((i + 1))

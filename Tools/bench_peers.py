@@ -5,6 +5,15 @@ the cold start of each peer (a fresh Python process to its first PNG written).
 
 Run: python Tools/bench_peers.py MODELS_DIR OUT.json [--batches 1,16,64,256] [--threads 1,2]
                                   [--training-batch 64 | --no-training | --training-only]
+                                  [--no-inference]
+     python Tools/bench_peers.py --serve MODELS_DIR
+
+--serve times single windows on request, so that `forger bench --peer-server` can alternate
+them with its own (a machine whose speed drifts then moves both alike): it prints one JSON line
+{"peers": {name: version}, "missing": {name: why}}, then answers each line "window PEER MODEL
+BATCH THREADS SECONDS" with the images per second of one window of at least SECONDS (after two
+warm-up runs the first time that setting is asked for), or a line starting "error ".
+--no-inference leaves the inference rates out of OUT.json (cold start and training only).
 Each figure is the best over the thread counts given (a peer's best setting: on a loaded or
 small machine one thread can beat two). Writes {"peers": {name: {"version", "rates": {model:
 {batch: images/s}}, "threads": {model: {batch: n}}, "cold_start_s"}}, "missing": {name: why}}
@@ -173,10 +182,101 @@ def cold_start(script, models, threads, out_png, repeats=3):
     return best
 
 
+class PeerServer:
+    """The peers' sessions by (peer, model, threads), each timed one window at a time."""
+
+    def __init__(self, models):
+        self.models, self.runs, self.warm, self.versions, self.missing = models, {}, set(), {}, {}
+        try:
+            import torch
+            import bench_models
+            self.torch, self.bench_models = torch, bench_models
+            self.versions["pytorch"] = "PyTorch %s eager" % torch.__version__
+        except ImportError as e:
+            self.missing["pytorch"] = str(e)
+        try:
+            import onnxruntime as ort
+            self.ort = ort
+            self.versions["onnxruntime"] = "onnxruntime %s" % ort.__version__
+        except ImportError as e:
+            self.missing["onnxruntime"] = "%s (make .bench/venv: Tools/bench.sh does)" % e
+
+    def runner(self, peer, name, batch, threads):
+        """A function running one batch of `name` on `peer` at `threads` threads."""
+        import numpy as np
+        key = (peer, name, batch, threads)
+        if key in self.runs:
+            return self.runs[key]
+        if peer == "pytorch":
+            torch = self.torch
+            model_key = ("pytorch", name)
+            if model_key not in self.runs:
+                m, manifest, view = self.bench_models.build(name)
+                m.load_state_dict(torch.load(os.path.join(self.models, name, "state.pt")))
+                self.runs[model_key] = (m, manifest, view)
+            m, manifest, view = self.runs[model_key]
+            z = torch.randn(batch, manifest["latent"]["size"]).reshape(batch, *view)
+
+            def run():
+                torch.set_num_threads(threads)
+                with torch.no_grad():
+                    m(z)
+        elif peer == "onnxruntime":
+            session_key = ("onnxruntime", name, threads)
+            if session_key not in self.runs:
+                o = self.ort.SessionOptions()
+                o.intra_op_num_threads = threads
+                self.runs[session_key] = self.ort.InferenceSession(os.path.join(self.models, name, "model.onnx"), o,
+                                                                   providers=["CPUExecutionProvider"])
+            s = self.runs[session_key]
+            shape = s.get_inputs()[0].shape
+            z = np.random.randn(batch, *[int(d) for d in shape[1:]]).astype(np.float32)
+
+            def run():
+                s.run(None, {"z": z})
+        else:
+            raise ValueError("unknown peer %r (known: %s)" % (peer, ", ".join(sorted(self.versions))))
+        self.runs[key] = run
+        return run
+
+    def window(self, peer, name, batch, threads, seconds):
+        if peer not in self.versions:
+            raise ValueError("peer %s is missing: %s" % (peer, self.missing.get(peer, "unknown")))
+        run = self.runner(peer, name, batch, threads)
+        if (peer, name, batch, threads) not in self.warm:
+            run(); run()
+            self.warm.add((peer, name, batch, threads))
+        n, t0 = 0, time.perf_counter()
+        while True:
+            run(); n += 1
+            dt = time.perf_counter() - t0
+            if dt >= seconds and n >= 2:
+                return n * batch / dt
+
+
+def serve(models):
+    server = PeerServer(models)
+    print(json.dumps({"peers": server.versions, "missing": server.missing}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        try:
+            if len(words) != 6 or words[0] != "window":
+                raise ValueError("expected 'window PEER MODEL BATCH THREADS SECONDS', got %r" % line.strip())
+            rate = server.window(words[1], words[2], int(words[3]), int(words[4]), float(words[5]))
+            print("%.3f" % rate, flush=True)
+        except Exception as e:   # the client prints the reason and carries on without that figure
+            print("error %s" % str(e).replace("\n", " "), flush=True)
+
+
 def main():
     args = sys.argv[1:]
     if args and args[0] == "--training-worker":
         training_worker(args[1], int(args[2]))
+        return
+    if args and args[0] == "--serve":
+        if len(args) != 2:
+            sys.exit("usage: bench_peers.py --serve MODELS_DIR")
+        serve(args[1])
         return
     models, out = args[0], args[1]
     batches = [1, 16, 64, 256]
@@ -186,10 +286,11 @@ def main():
     if "--threads" in args:
         threads = [int(t) for t in args[args.index("--threads") + 1].split(",")]
     training_only = "--training-only" in args
+    no_inference = training_only or "--no-inference" in args
     training_batch = None if "--no-training" in args else 64
     if "--training-batch" in args:
         training_batch = int(args[args.index("--training-batch") + 1])
-    names = [] if training_only else ["a", "b", "c"]
+    names = [] if no_inference else ["a", "b", "c"]
     result = {"peers": {}, "missing": {}, "threads": threads}
     import numpy as np
     png = os.path.join(models, "cold.png")

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Medians over rounds of Tools/bench.sh (BENCH_ROUNDS=N): reads each round's saved output and
 prints, per model and batch, Forger's ratio to each peer in every round and their median, then the
-training ratio and the cold start. Each round ran its peers right before Forger, so a machine whose
-speed drifts moves a round's ratios less than it moves a single long run's.
+training ratio and the cold start. Within a round, each images/s figure's peer windows alternate
+with Forger's (`forger bench --peer-server`), so drift moves both alike; the rounds show how far
+the ratios still spread.
 
     Tools/bench_summary.py .bench/round_1.txt .bench/round_2.txt ...
 """

@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
         batch size: warm-up, then the best of --repeats windows of at least --seconds each, and the best over \
         the --threads worker counts (default 1 and one per core), as the peers' figures are. GFLOP/s counts \
         the layers' nominal multiply-adds (2 FLOP each). --peers reads the JSON of Tools/bench_peers.py and \
-        adds each peer's images/s and Forger's ratio to it.
+        adds each peer's images/s and Forger's ratio to it. With --peer-server, the peers' images/s come from         that command instead (Tools/bench_peers.py --serve), timed in windows that alternate with Forger's         (each round: Forger at each worker count, then each peer at each thread count), so that a machine         whose speed drifts moves both alike; --peers then supplies only the cold start and training figures.
 
         Then the GAN training row: iterations per second of generator C (z 100 -> linear 6272 + BN + relu \
         -> (128, 7, 7) -> convT(128, 64, 4, 2, 1) + BN + relu -> convT(64, 1, 4, 2, 1) + tanh) against a \
@@ -35,6 +35,8 @@ struct Bench: ParsableCommand {
     var models = ".bench/models"
     @Option(help: "JSON of peer figures from Tools/bench_peers.py.")
     var peers: String?
+    @Option(help: "A command that serves the peers' windows (Tools/bench_peers.py --serve MODELS_DIR): the peers are then timed in windows alternating with Forger's, and their images/s come from it, not from --peers.")
+    var peerServer: String?
     @Option(help: "Comma-separated batch sizes.")
     var batches = "1,16,64,256"
     @Option(help: "Minimum seconds per timed window.")
@@ -123,9 +125,15 @@ struct Bench: ParsableCommand {
         guard !names.isEmpty else {
             throw UserError("--models \(models): no model directories; run /usr/bin/python3 Tools/bench_models.py first")
         }
-        let peerNames = (peerFile?.peers.keys.sorted { $0 > $1 }) ?? []   // onnxruntime, pytorch
+        let live = try peerServer.map { try LivePeers(command: $0) }
+        defer { live?.close() }
+        // onnxruntime, pytorch
+        let peerNames = ((live.map { Array($0.versions.keys) } ?? peerFile.map { Array($0.peers.keys) }) ?? []).sorted { $0 > $1 }
         let engine = FastGemm.enabled ? "convolutions on FastGemm (AVX-512), other products on" : "products on"
         print("forger bench: best of \(workerCounts) workers, \(engine) OpenBLAS (\(Gemm.kernelName ?? "?") kernels), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
+        if live != nil {
+            print("peers timed live (--peer-server), best of \(workerCounts) threads, their windows alternating with Forger's")
+        }
         var header = ["model", "batch", "workers", "forger img/s", "img/cpu-s", "GFLOP/s"]
         for p in peerNames { header += ["\(p) img/s", "x \(p)"] }
         var rows: [[String]] = []
@@ -140,19 +148,45 @@ struct Bench: ParsableCommand {
             let nominal = g.multiplyAddsPerImage, planned = g.plannedMultiplyAddsPerImage
             notes.append("\(name): \(model.manifest.name), \(fmt(Double(nominal) / 1e6, 2)) M multiply-adds nominal, \(fmt(Double(planned) / 1e6, 2)) M computed by the plan")
             for b in batchSizes {
-                var (rate, perCPU, best) = (0.0, 0.0, 0)
+                let z = latents(batch: b, size: g.latentSize, seed: 42)
+                // A fresh copy a worker count, each compiling its plan for that count.
+                var copies: [(workers: Int, generator: Generator)] = []
                 for workers in workerCounts {
-                    // A fresh copy compiles its plan for this worker count.
                     Parallel.workerCount = workers
                     let copy = try Generator(latentSize: g.latentSize, inputShape: g.inputShape,
                                              conditioning: g.conditioning, layers: g.layers)
-                    let m = measure(copy, batch: b)
-                    if m.rate > rate { (rate, perCPU, best) = (m.rate, m.perCPUSecond, workers) }
+                    _ = copy.forward(z); _ = copy.forward(z)
+                    copies.append((workers, copy))
+                }
+                var forger = [Int: (rate: Double, perCPU: Double)]()
+                var peerRates = [String: Double]()
+                for _ in 0..<repeats {
+                    for (workers, copy) in copies {
+                        Parallel.workerCount = workers
+                        let w = window(itemsPerCall: b, seconds: seconds) { _ = copy.forward(z) }
+                        let old = forger[workers] ?? (0, 0)
+                        forger[workers] = (max(old.rate, w.rate), max(old.perCPU, w.perCPUSecond))
+                    }
+                    Parallel.workerCount = cores
+                    guard let live else { continue }
+                    for p in peerNames {
+                        for threads in workerCounts {
+                            switch live.window(peer: p, model: name, batch: b, threads: threads, seconds: seconds) {
+                            case .success(let r): peerRates[p] = max(peerRates[p] ?? 0, r)
+                            case .failure(let why):
+                                let note = "\(p) \(name) batch \(b): no figure (\(why))"
+                                if !notes.contains(note) { notes.append(note) }
+                            }
+                        }
+                    }
                 }
                 Parallel.workerCount = cores
-                var row = [name, "\(b)", "\(best)", fmt(rate, 0), fmt(perCPU, 0), fmt(rate * 2 * Double(nominal) / 1e9, 1)]
+                let (best, figure) = forger.max { $0.value.rate < $1.value.rate }!
+                let rate = figure.rate
+                var row = [name, "\(b)", "\(best)", fmt(rate, 0), fmt(figure.perCPU, 0), fmt(rate * 2 * Double(nominal) / 1e9, 1)]
                 for p in peerNames {
-                    if let r = peerFile?.peers[p]?.rates[name]?["\(b)"], r > 0 {
+                    let peerRate = live != nil ? peerRates[p] : peerFile?.peers[p]?.rates[name]?["\(b)"]
+                    if let r = peerRate, r > 0 {
                         row += [fmt(r, 0), fmt(rate / r, 2)]
                     } else {
                         row += ["-", "-"]
@@ -163,7 +197,10 @@ struct Bench: ParsableCommand {
         }
         for line in table(header, rows) { print(line) }
         for n in notes { print("  " + n) }
-        if let peerFile {
+        if let live {
+            for p in peerNames { print("  \(p): \(live.versions[p]!), timed live") }
+            for (p, why) in live.missing.sorted(by: { $0.key < $1.key }) { print("  \(p): missing (\(why)); Forger's figures stand alone") }
+        } else if let peerFile {
             for p in peerNames { print("  \(p): \(peerFile.peers[p]!.version)") }
             for (p, why) in peerFile.missing.sorted(by: { $0.key < $1.key }) { print("  \(p): missing (\(why)); Forger's figures stand alone") }
         } else {
@@ -248,11 +285,6 @@ struct Bench: ParsableCommand {
     }
 
     /// Best images per second over `repeats` windows of at least `seconds`.
-    func measure(_ g: Generator, batch: Int) -> (rate: Double, perCPUSecond: Double) {
-        let z = latents(batch: batch, size: g.latentSize, seed: 42)
-        return bestRate(itemsPerCall: batch, seconds: seconds) { _ = g.forward(z) }
-    }
-
     /// Items per second (and per CPU-second of this process) of one window of at least `seconds`
     /// and two calls.
     func window(itemsPerCall: Int, seconds: Double, _ body: () -> Void) -> (rate: Double, perCPUSecond: Double) {

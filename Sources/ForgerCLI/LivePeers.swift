@@ -1,0 +1,80 @@
+import Foundation
+
+/// The peers of `forger bench`, timed one window at a time by a child process (Tools/bench_peers.py
+/// --serve), so that their windows alternate with Forger's: a machine whose speed drifts then
+/// moves both alike. The child prints {"peers": {name: version}, "missing": {name: why}} on one
+/// line, then answers each "window PEER MODEL BATCH THREADS SECONDS" line with images per second,
+/// or with a line starting "error ".
+final class LivePeers {
+    struct Hello: Decodable {
+        let peers: [String: String]
+        let missing: [String: String]
+    }
+
+    let command: String
+    let versions: [String: String]
+    let missing: [String: String]
+    private let process = Process()
+    private let input: FileHandle
+    private let output: FileHandle
+    private var buffer = Data()
+
+    /// Starts `command` (run by /bin/sh) and reads its first line.
+    init(command: String) throws {
+        self.command = command
+        // A child that dies must not take Forger with it when the next request is written.
+        signal(SIGPIPE, SIG_IGN)
+        let toChild = Pipe(), fromChild = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.standardInput = toChild
+        process.standardOutput = fromChild
+        do { try process.run() } catch {
+            throw UserError("--peer-server '\(command)': could not start it: \(error.localizedDescription)")
+        }
+        input = toChild.fileHandleForWriting
+        output = fromChild.fileHandleForReading
+        let first = LivePeers.readLine(output, &buffer)
+        guard let line = first, let hello = try? JSONDecoder().decode(Hello.self, from: Data(line.utf8)) else {
+            process.terminate()
+            throw UserError("--peer-server '\(command)': expected a JSON line of peers first, got "
+                            + (first.map { "'\($0)'" } ?? "nothing (did it exit?)")
+                            + "; run it by hand to see why (Tools/bench_peers.py --serve MODELS_DIR)")
+        }
+        versions = hello.peers
+        missing = hello.missing
+    }
+
+    /// Images per second of one window of `peer` on `model`, or why there is none.
+    func window(peer: String, model: String, batch: Int, threads: Int, seconds: Double) -> Result<Double, UserError> {
+        let request = "window \(peer) \(model) \(batch) \(threads) \(seconds)\n"
+        do { try input.write(contentsOf: Data(request.utf8)) } catch {
+            return .failure(UserError("the peer server stopped (\(error.localizedDescription))"))
+        }
+        guard let reply = LivePeers.readLine(output, &buffer) else {
+            return .failure(UserError("the peer server stopped without answering '\(request.dropLast())'"))
+        }
+        if let rate = Double(reply), rate > 0 { return .success(rate) }
+        return .failure(UserError(reply.hasPrefix("error ") ? String(reply.dropFirst(6)) : "unexpected reply '\(reply)'"))
+    }
+
+    /// Closes the child's input (it exits at the end of it) and waits for it.
+    func close() {
+        try? input.close()
+        process.waitUntilExit()
+    }
+
+    /// The next line from `handle`, or nil at its end.
+    private static func readLine(_ handle: FileHandle, _ buffer: inout Data) -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return line
+            }
+            let more = handle.availableData
+            if more.isEmpty { return nil }
+            buffer.append(more)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import XCTest
+import Foundation
+@testable import ForgerCLI
+
+/// `forger bench --peer-server`'s client against stand-in servers (shell scripts speaking the
+/// protocol of Tools/bench_peers.py --serve): figures, a peer's refusal, a server that never
+/// starts and one that dies.
+final class LivePeersTests: CommandTestCase {
+    func script(_ body: String) throws -> String {
+        let url = tmp.appendingPathComponent("server-\(UUID().uuidString).sh")
+        try Data(body.utf8).write(to: url)
+        return "/bin/sh \(url.path)"
+    }
+
+    func testWindowsComeFromTheServerAndRefusalsSayWhy() throws {
+        let command = try script("""
+        echo '{"peers": {"fake": "Fake 1.0"}, "missing": {"other": "not installed"}}'
+        while read -r word peer model batch threads seconds; do
+          if [ "$model" = a ]; then echo "$batch.5"; else echo "error no model $model"; fi
+        done
+        """)
+        let live = try LivePeers(command: command)
+        defer { live.close() }
+        XCTAssertEqual(live.versions, ["fake": "Fake 1.0"])
+        XCTAssertEqual(live.missing, ["other": "not installed"])
+        XCTAssertEqual(try live.window(peer: "fake", model: "a", batch: 64, threads: 2, seconds: 0.1).get(), 64.5)
+        XCTAssertEqual(try live.window(peer: "fake", model: "a", batch: 1, threads: 1, seconds: 0.1).get(), 1.5)
+        switch live.window(peer: "fake", model: "b", batch: 1, threads: 1, seconds: 0.1) {
+        case .success(let r): XCTFail("model b has no figure, got \(r)")
+        case .failure(let why): XCTAssertEqual(why.message, "no model b")
+        }
+    }
+
+    func testAServerThatDoesNotStartIsNamed() throws {
+        let command = try script("echo 'Traceback: no module named torch' >&2; exit 1")
+        XCTAssertThrowsError(try LivePeers(command: command)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("--peer-server") && message.contains("expected a JSON line"), message)
+            XCTAssertTrue(message.contains("nothing (did it exit?)"), message)
+        }
+    }
+
+    func testAServerThatDiesGivesNoFigureAndNoCrash() throws {
+        let command = try script("""
+        echo '{"peers": {"fake": "Fake 1.0"}, "missing": {}}'
+        read -r line
+        exit 3
+        """)
+        let live = try LivePeers(command: command)
+        defer { live.close() }
+        for _ in 0..<3 {   // the first request is read, then the pipe is closed
+            if case .success(let r) = live.window(peer: "fake", model: "a", batch: 1, threads: 1, seconds: 0.1) {
+                XCTFail("a dead server gave \(r)")
+            }
+        }
+    }
+}
