@@ -54,7 +54,7 @@ def main():
     rounds = [parse(p) for p in paths]
     keys = sorted({k for r, _, _ in rounds for k in r})
     peers = sorted({p for r, _, _ in rounds for v in r.values() for p in v}, reverse=True)
-    print(f"medians over {len(paths)} rounds (each round: peers, then Forger)")
+    print(f"medians over {len(paths)} rounds")
     for peer in peers:
         print(f"Forger / {peer}, per round, and the median:")
         for key in keys:
