@@ -15,7 +15,10 @@ struct Bench: ParsableCommand {
         batch size: warm-up, then the best of --repeats windows of at least --seconds each, and the best over \
         the --threads worker counts (default 1 and one per core), as the peers' figures are. GFLOP/s counts \
         the layers' nominal multiply-adds (2 FLOP each). --peers reads the JSON of Tools/bench_peers.py and \
-        adds each peer's images/s and Forger's ratio to it. With --peer-server, the peers' images/s come from         that command instead (Tools/bench_peers.py --serve), timed in windows that alternate with Forger's         (each round: Forger at each worker count, then each peer at each thread count), so that a machine         whose speed drifts moves both alike; --peers then supplies only the cold start and training figures.
+        adds each peer's images/s and Forger's ratio to it. With --peer-server, the peers' images/s come from \
+        that command instead (Tools/bench_peers.py --serve), timed in windows that alternate with Forger's \
+        (each round: Forger at each worker count, then each peer at each thread count), so that a machine \
+        whose speed drifts moves both alike; --peers then supplies only the cold start and training figures.
 
         Then the GAN training row: iterations per second of generator C (z 100 -> linear 6272 + BN + relu \
         -> (128, 7, 7) -> convT(128, 64, 4, 2, 1) + BN + relu -> convT(64, 1, 4, 2, 1) + tanh) against a \
@@ -284,7 +287,6 @@ struct Bench: ParsableCommand {
         })
     }
 
-    /// Best images per second over `repeats` windows of at least `seconds`.
     /// Items per second (and per CPU-second of this process) of one window of at least `seconds`
     /// and two calls.
     func window(itemsPerCall: Int, seconds: Double, _ body: () -> Void) -> (rate: Double, perCPUSecond: Double) {

@@ -299,18 +299,17 @@ public struct PhasedConv: Sendable {
             // output channels (whole panels of the packed weights); one band a worker and
             // phase, which the workers claim in turn (two or four bands a worker cost more than
             // they balance: 7-28% fewer images/s on A, B and C at batch 1).
-            let pieces = workers
             func bands(_ count: Int, _ unit: Int) -> [Int] {
-                (0...pieces).map { min(count, (count * $0 / pieces + unit - 1) / unit * unit) }
+                (0...workers).map { min(count, (count * $0 / workers + unit - 1) / unit * unit) }
             }
             let channelBands = bands(outChannels, FastGemm.panelRows)
             for img in 0..<n {
                 pad(x, images: img..<(img + 1), into: scratch)
-                Parallel.forClaims(phases.count * pieces, maxWorkers: workers) { t, worker in
-                    let (p, b) = (t / pieces, t % pieces)
+                Parallel.forClaims(phases.count * workers, maxWorkers: workers) { t, worker in
+                    let (p, b) = (t / workers, t % workers)
                     let positions = phases[p].y.outCount * phases[p].x.outCount
                     let s = scratch + worker * region + gemmScratchOffset
-                    if positions >= 2 * FastGemm.blockColumns * pieces {
+                    if positions >= 2 * FastGemm.blockColumns * workers {
                         let cut = bands(positions, FastGemm.blockColumns)
                         runFast(p, images: img..<(img + 1), channels: 0..<outChannels, columns: cut[b]..<cut[b + 1],
                                 scratch, y, gemmScratch: s)
