@@ -4,8 +4,8 @@
 # git), makes the onnxruntime venv if missing and prints Forger's table beside the peers'. The
 # peers' images/s are timed live (`forger bench --peer-server`, Tools/bench_peers.py --serve):
 # every figure's windows alternate, Forger's then each peer's, so that a machine whose speed
-# drifts moves both alike. Their cold start and training figures come from Tools/bench_peers.py
-# run just before (`forger bench --peers`).
+# drifts moves both alike; so are PyTorch's training iterations/s. Their cold start comes from
+# Tools/bench_peers.py run just before (`forger bench --peers`).
 #
 #   Tools/bench.sh [extra `forger bench` options, e.g. --batches 1,64, --training-only, --no-training]
 #   BENCH_ROUNDS=3 Tools/bench.sh    # three rounds, then the medians of the ratios
@@ -39,18 +39,17 @@ if [ ! -x "$B/venv/bin/python" ] || ! "$B/venv/bin/python" -c "import onnxruntim
 fi
 PY=/usr/bin/python3
 [ -x "$B/venv/bin/python" ] && PY="$B/venv/bin/python"
-TRAINING=$(echo " $* " | sed -n 's/.* --training-batch \([0-9]*\) .*/--training-batch \1/p')
+# Tools/bench_peers.py gives only the peers' cold start (none with --training-only); their
+# images/s and training iterations/s come live, in windows that alternate with Forger's.
+PEERS_ONLY=
 case " $* " in
-    *" --no-training "*) TRAINING=--no-training ;;
-    *" --training-only "*) TRAINING="--training-only $TRAINING" ;;
+    *" --training-only "*) PEERS_ONLY=--training-only ;;
 esac
 i=1
 while [ "$i" -le "$ROUNDS" ]; do
     rm -f "$B/peers.json"
-    # The peers' cold start and training figures first; their images/s come live, in windows
-    # that alternate with Forger's (--peer-server).
-    "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --no-inference \
-        --threads "${BENCH_THREADS:-1,$(nproc)}" $TRAINING 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
+    "$PY" Tools/bench_peers.py "$B/models" "$B/peers.json" --no-inference --no-training $PEERS_ONLY \
+        --threads "${BENCH_THREADS:-1,$(nproc)}" 2>"$B/peers.log" || echo "bench: peers failed, see $B/peers.log" >&2
     {
         echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
         if [ -f "$B/peers.json" ]; then

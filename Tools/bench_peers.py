@@ -10,9 +10,13 @@ Run: python Tools/bench_peers.py MODELS_DIR OUT.json [--batches 1,16,64,256] [--
 
 --serve times single windows on request, so that `forger bench --peer-server` can alternate
 them with its own (a machine whose speed drifts then moves both alike): it prints one JSON line
-{"peers": {name: version}, "missing": {name: why}}, then answers each line "window PEER MODEL
+{"peers": {name: version}, "missing": {name: why}, "openblas_coretype": the kernels the training
+processes get}, then answers each line "window PEER MODEL
 BATCH THREADS SECONDS" with the images per second of one window of at least SECONDS (after two
-warm-up runs the first time that setting is asked for), or a line starting "error ".
+warm-up runs the first time that setting is asked for), and each line "train SETTING BATCH
+SECONDS" (SETTING "1", "default" or a thread count, as the training row's) with "IT/S THREADS"
+for one window of PyTorch's GAN training step, each setting in a process of its own; or with a
+line starting "error ".
 --no-inference leaves the inference rates out of OUT.json (cold start and training only).
 Each figure is the best over the thread counts given (a peer's best setting: on a loaded or
 small machine one thread can beat two). Writes {"peers": {name: {"version", "rates": {model:
@@ -60,6 +64,11 @@ def fixed_real_batch(n, shape=(1, 28, 28)):
 
 def training_rate(batch, seconds=1.0, repeats=3):
     """GAN training iterations per second in this process at its current thread setting."""
+    return best_rate(training_step(batch), 1, seconds=seconds, repeats=repeats)
+
+
+def training_step(batch):
+    """One GAN training iteration (a function), at this process's thread setting."""
     import torch
     import torch.nn.functional as F
     import bench_models
@@ -82,7 +91,27 @@ def training_rate(batch, seconds=1.0, repeats=3):
         d.requires_grad_(True)
         opt_g.step()
 
-    return best_rate(step, 1, seconds=seconds, repeats=repeats)
+    return step
+
+
+def training_server(setting, batch):
+    """Runs in a fresh process (see PeerServer.train): prints {"threads"} as JSON, then answers each
+    line "window SECONDS" with the iterations per second of one training window."""
+    import torch
+    if setting != "default":
+        torch.set_num_threads(int(setting))
+    print(json.dumps({"threads": torch.get_num_threads()}), flush=True)
+    step = training_step(batch)
+    step(); step()
+    for line in sys.stdin:
+        seconds = float(line.split()[1])
+        n, t0 = 0, time.perf_counter()
+        while True:
+            step(); n += 1
+            dt = time.perf_counter() - t0
+            if dt >= seconds and n >= 2:
+                break
+        print("%.4f" % (n / dt), flush=True)
 
 
 def training_worker(setting, batch):
@@ -120,18 +149,23 @@ def openblas_coretype():
     return None
 
 
+def training_env(setting, coretype):
+    """The environment of a training process for `setting` ("1", "default" or a thread count)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    if setting == "1":
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
 def training_settings(batch):
     """The training row's figures at 1 thread, PyTorch's default, and all cores if the default uses fewer."""
     cores = os.cpu_count() or 1
     coretype = openblas_coretype()
     def run(setting):
-        env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-        if coretype:
-            env["OPENBLAS_CORETYPE"] = coretype
-        if setting == "1":
-            env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--training-worker", setting, str(batch)],
-                             env=env, check=True, capture_output=True, text=True).stdout
+                             env=training_env(setting, coretype), check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         print("pytorch training batch", batch, setting, "(%d threads): %.2f it/s" % (r["threads"], r["rate"]), file=sys.stderr)
         return r
@@ -239,6 +273,28 @@ class PeerServer:
         self.runs[key] = run
         return run
 
+    def train(self, setting, batch, seconds):
+        """(iterations per second of one training window, threads) for PyTorch at `setting`, each
+        setting in its own process (thread variables must be set before torch loads)."""
+        if "pytorch" not in self.versions:
+            raise ValueError("peer pytorch is missing: %s" % self.missing.get("pytorch", "unknown"))
+        key = ("train", setting, batch)
+        if key not in self.runs:
+            child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--training-serve", setting, str(batch)],
+                                     env=training_env(setting, openblas_coretype()), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+            hello = child.stdout.readline()
+            if not hello:
+                raise ValueError("the training process for setting %s did not start" % setting)
+            self.runs[key] = (child, json.loads(hello)["threads"])
+        child, threads = self.runs[key]
+        child.stdin.write("window %s\n" % seconds)
+        child.stdin.flush()
+        reply = child.stdout.readline()
+        if not reply:
+            raise ValueError("the training process for setting %s stopped" % setting)
+        return float(reply), threads
+
     def window(self, peer, name, batch, threads, seconds):
         if peer not in self.versions:
             raise ValueError("peer %s is missing: %s" % (peer, self.missing.get(peer, "unknown")))
@@ -256,10 +312,15 @@ class PeerServer:
 
 def serve(models):
     server = PeerServer(models)
-    print(json.dumps({"peers": server.versions, "missing": server.missing}), flush=True)
+    coretype = openblas_coretype() or os.environ.get("OPENBLAS_CORETYPE", "its own choice")
+    print(json.dumps({"peers": server.versions, "missing": server.missing, "openblas_coretype": coretype}), flush=True)
     for line in sys.stdin:
         words = line.split()
         try:
+            if len(words) == 4 and words[0] == "train":
+                rate, threads = server.train(words[1], int(words[2]), float(words[3]))
+                print("%.4f %d" % (rate, threads), flush=True)
+                continue
             if len(words) != 6 or words[0] != "window":
                 raise ValueError("expected 'window PEER MODEL BATCH THREADS SECONDS', got %r" % line.strip())
             rate = server.window(words[1], words[2], int(words[3]), int(words[4]), float(words[5]))
@@ -272,6 +333,9 @@ def main():
     args = sys.argv[1:]
     if args and args[0] == "--training-worker":
         training_worker(args[1], int(args[2]))
+        return
+    if args and args[0] == "--training-serve":
+        training_server(args[1], int(args[2]))
         return
     if args and args[0] == "--serve":
         if len(args) != 2:

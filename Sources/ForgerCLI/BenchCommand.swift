@@ -115,8 +115,10 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let peerFile = try loadPeers()
+        let live = try peerServer.map { try LivePeers(command: $0) }
+        defer { live?.close() }
         if trainingOnly {
-            for line in try trainingReport(peerFile: peerFile) { print(line) }
+            for line in try trainingReport(peerFile: peerFile, live: live) { print(line) }
             return
         }
         let root = URL(fileURLWithPath: models)
@@ -128,8 +130,6 @@ struct Bench: ParsableCommand {
         guard !names.isEmpty else {
             throw UserError("--models \(models): no model directories; run /usr/bin/python3 Tools/bench_models.py first")
         }
-        let live = try peerServer.map { try LivePeers(command: $0) }
-        defer { live?.close() }
         // onnxruntime, pytorch
         let peerNames = ((live.map { Array($0.versions.keys) } ?? peerFile.map { Array($0.peers.keys) }) ?? []).sorted { $0 > $1 }
         let engine = FastGemm.enabled ? "convolutions on FastGemm (AVX-512), other products on" : "products on"
@@ -220,7 +220,7 @@ struct Bench: ParsableCommand {
         }
         if !noTraining {
             print("")
-            for line in try trainingReport(peerFile: peerFile) { print(line) }
+            for line in try trainingReport(peerFile: peerFile, live: live) { print(line) }
         }
         if !noColdStart, names.contains("a") {
             print("")
@@ -326,29 +326,73 @@ struct Bench: ParsableCommand {
         var discriminatorParameters: Int
     }
 
-    func measureTraining() throws -> TrainingFigure {
+    /// Forger's best training figure over the worker counts and, with `live`, PyTorch's at each
+    /// setting (1 thread, its default, all cores if the default uses fewer), their windows
+    /// alternating with Forger's; else PyTorch's figures are the ones in --peers.
+    /// The third value says why PyTorch has no live figures, when it has none.
+    func measureTraining(live: LivePeers? = nil) throws -> (TrainingFigure, PeerFile.Training?, String?) {
         let config = TrainingBenchmark.config(batchSize: trainingBatch)
         let cores = Parallel.workerCount
         defer { Parallel.workerCount = cores }
-        var best = TrainingFigure(rate: 0, perCPUSecond: 0, workers: 0, generatorParameters: 0, discriminatorParameters: 0)
+        var trainers: [(workers: Int, trainer: GANTrainer)] = []
         for workers in workerCounts {
             Parallel.workerCount = workers
             let trainer = try TrainingBenchmark.trainer(config)
-            let m = bestRate(itemsPerCall: 1, seconds: trainingSeconds) { trainer.trainStep() }
-            if m.rate > best.rate {
-                best = TrainingFigure(rate: m.rate, perCPUSecond: m.perCPUSecond, workers: workers,
-                                      generatorParameters: trainer.generator.parameterCount,
-                                      discriminatorParameters: trainer.discriminator.parameterCount)
+            trainer.trainStep(); trainer.trainStep()
+            trainers.append((workers, trainer))
+        }
+        // PyTorch's settings, as Tools/bench_peers.py's training row has them.
+        var settings = ["1", "default"]
+        if let live, case .success(let (_, threads)) = live.train(setting: "default", batch: trainingBatch, seconds: 0.01),
+           threads < cores {
+            settings.append("\(cores)")
+        }
+        var forger = [Int: (rate: Double, perCPU: Double)]()
+        var peer = [String: (rate: Double, threads: Int)]()
+        var failure: UserError?
+        for _ in 0..<repeats {
+            for (workers, trainer) in trainers {
+                Parallel.workerCount = workers
+                let w = window(itemsPerCall: 1, seconds: trainingSeconds) { trainer.trainStep() }
+                let old = forger[workers] ?? (0, 0)
+                forger[workers] = (max(old.rate, w.rate), max(old.perCPU, w.perCPUSecond))
+            }
+            guard let live, failure == nil else { continue }
+            for setting in settings {
+                switch live.train(setting: setting, batch: trainingBatch, seconds: trainingSeconds) {
+                case .success(let (rate, threads)): peer[setting] = (max(peer[setting]?.rate ?? 0, rate), threads)
+                case .failure(let why): failure = why
+                }
             }
         }
-        return best
+        let (workers, best) = forger.max { $0.value.rate < $1.value.rate }!
+        let trainer = trainers.first { $0.workers == workers }!.trainer
+        let figure = TrainingFigure(rate: best.rate, perCPUSecond: best.perCPU, workers: workers,
+                                    generatorParameters: trainer.generator.parameterCount,
+                                    discriminatorParameters: trainer.discriminator.parameterCount)
+        guard live != nil else { return (figure, nil, nil) }
+        if let failure { return (figure, nil, failure.message) }
+        let timed = settings.compactMap { s in
+            peer[s].map { PeerFile.Training.Setting(label: s == "1" ? "1 thread" : s == "default" ? "default" : "\(s) threads",
+                                                    threads: $0.threads, rate: $0.rate) }
+        }
+        return (figure, PeerFile.Training(batch: trainingBatch, settings: timed, openblas_coretype: nil), nil)
     }
 
     /// The GAN training section: a title, a one-row table with Forger's figure beside each
-    /// PyTorch setting in `peerFile` and the ratio to the best of them (when the peer trained at
-    /// the same batch size), and notes. Lines to print.
-    func trainingReport(peerFile: PeerFile?) throws -> [String] {
-        trainingLines(try measureTraining(), peerFile: peerFile)
+    /// PyTorch setting (timed live with `live`, else from `peerFile`) and the ratio to the best of
+    /// them (when the peer trained at the same batch size), and notes. Lines to print.
+    func trainingReport(peerFile: PeerFile?, live: LivePeers? = nil) throws -> [String] {
+        let (figure, timed, why) = try measureTraining(live: live)
+        guard let live else { return trainingLines(figure, peerFile: peerFile) }
+        guard let timed else {
+            return trainingLines(figure, peerFile: PeerFile(peers: [:], missing: ["pytorch training": why ?? "no figures"]))
+        }
+        let peer = PeerFile.Peer(version: live.versions["pytorch"] ?? "PyTorch", rates: [:], cold_start_s: nil,
+                                 training: PeerFile.Training(batch: timed.batch, settings: timed.settings,
+                                                             openblas_coretype: live.openblasCoretype))
+        return trainingLines(figure, peerFile: PeerFile(peers: ["pytorch": peer], missing: [:]))
+            + ["  pytorch timed live (--peer-server), its windows alternating with Forger's"]
     }
 
     func trainingLines(_ forger: TrainingFigure, peerFile: PeerFile?) -> [String] {

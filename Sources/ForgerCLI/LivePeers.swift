@@ -4,16 +4,20 @@ import Foundation
 /// --serve), so that their windows alternate with Forger's: a machine whose speed drifts then
 /// moves both alike. The child prints {"peers": {name: version}, "missing": {name: why}} on one
 /// line, then answers each "window PEER MODEL BATCH THREADS SECONDS" line with images per second,
-/// or with a line starting "error ".
+/// and each "train SETTING BATCH SECONDS" line with PyTorch's training iterations per second and
+/// its threads, or with a line starting "error ".
 final class LivePeers {
     struct Hello: Decodable {
         let peers: [String: String]
         let missing: [String: String]
+        /// The OpenBLAS kernels PyTorch's training processes get.
+        let openblas_coretype: String?
     }
 
     let command: String
     let versions: [String: String]
     let missing: [String: String]
+    let openblasCoretype: String?
     private let process = Process()
     private let input: FileHandle
     private let output: FileHandle
@@ -43,6 +47,7 @@ final class LivePeers {
         }
         versions = hello.peers
         missing = hello.missing
+        openblasCoretype = hello.openblas_coretype
     }
 
     /// Images per second of one window of `peer` on `model`, or why there is none.
@@ -55,6 +60,21 @@ final class LivePeers {
             return .failure(UserError("the peer server stopped without answering '\(request.dropLast())'"))
         }
         if let rate = Double(reply), rate > 0 { return .success(rate) }
+        return .failure(UserError(reply.hasPrefix("error ") ? String(reply.dropFirst(6)) : "unexpected reply '\(reply)'"))
+    }
+
+    /// PyTorch's GAN training iterations per second in one window at `setting` ("1", "default"
+    /// or a thread count, each in a process of its own), and the threads it ran on.
+    func train(setting: String, batch: Int, seconds: Double) -> Result<(Double, Int), UserError> {
+        let request = "train \(setting) \(batch) \(seconds)\n"
+        do { try input.write(contentsOf: Data(request.utf8)) } catch {
+            return .failure(UserError("the peer server stopped (\(error.localizedDescription))"))
+        }
+        guard let reply = LivePeers.readLine(output, &buffer) else {
+            return .failure(UserError("the peer server stopped without answering '\(request.dropLast())'"))
+        }
+        let words = reply.split(separator: " ")
+        if words.count == 2, let rate = Double(words[0]), rate > 0, let threads = Int(words[1]) { return .success((rate, threads)) }
         return .failure(UserError(reply.hasPrefix("error ") ? String(reply.dropFirst(6)) : "unexpected reply '\(reply)'"))
     }
 

@@ -23,6 +23,30 @@ final class BenchCommandTests: CommandTestCase {
         line.components(separatedBy: "  ").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// With --peer-server, PyTorch's settings come from the server, in windows between Forger's.
+    func testLiveTrainingRowTakesThePeersFromTheServer() throws {
+        let server = tmp.appendingPathComponent("server.sh")
+        try Data("""
+        echo '{"peers": {"pytorch": "PyTorch 9 eager"}, "missing": {}, "openblas_coretype": "Haswell"}'
+        while read -r word setting batch seconds; do
+          case "$setting" in 1) echo "0.5 1" ;; default) echo "0.25 2" ;; *) echo "0.125 $setting" ;; esac
+        done
+        """.utf8).write(to: server)
+        let bench = try Bench.parse(["--training-only", "--training-batch", "4", "--training-seconds", "0.001",
+                                     "--repeats", "2", "--threads", "1"])
+        let live = try LivePeers(command: "/bin/sh \(server.path)")
+        defer { live.close() }
+        let lines = try bench.trainingReport(peerFile: nil, live: live)
+        let text = lines.joined(separator: "\n")
+        XCTAssertEqual(Array(cells(lines[1])[5...6]), ["pytorch 1 thread it/s", "pytorch default (2) it/s"], text)
+        let row = cells(lines[3])
+        XCTAssertEqual(Array(row[5...6]), ["0.50", "0.25"], text)
+        let rate = try XCTUnwrap(Double(row[3]), row[3])
+        XCTAssertEqual(try XCTUnwrap(Double(row.last!)), rate / 0.5, accuracy: 0.01 / 0.5 + 0.01, text)
+        XCTAssertTrue(lines.contains("  pytorch: PyTorch 9 eager, OpenBLAS kernels Haswell"), text)
+        XCTAssertTrue(lines.contains("  pytorch timed live (--peer-server), its windows alternating with Forger's"), text)
+    }
+
     func testTrainingRowRunsAndSitsBesidePyTorch() throws {
         let peers = try writePeers(batch: 4, rates: [("1 thread", 1, 0.5), ("default", 2, 0.25)])
         let bench = try Bench.parse(["--training-only", "--training-batch", "4", "--training-seconds", "0.001",

@@ -31,6 +31,28 @@ final class LivePeersTests: CommandTestCase {
         }
     }
 
+    func testTrainingWindowsComeWithTheirThreads() throws {
+        let command = try script("""
+        echo '{"peers": {"pytorch": "PyTorch 9"}, "missing": {}, "openblas_coretype": "SkylakeX"}'
+        while read -r word setting batch seconds; do
+          case "$setting" in 1) echo "6.25 1" ;; default) echo "5.5 2" ;; *) echo "error no setting $setting" ;; esac
+        done
+        """)
+        let live = try LivePeers(command: command)
+        defer { live.close() }
+        XCTAssertEqual(live.openblasCoretype, "SkylakeX")
+        let one = try live.train(setting: "1", batch: 64, seconds: 1).get()
+        XCTAssertEqual(one.0, 6.25)
+        XCTAssertEqual(one.1, 1)
+        let standard = try live.train(setting: "default", batch: 64, seconds: 1).get()
+        XCTAssertEqual(standard.0, 5.5)
+        XCTAssertEqual(standard.1, 2)
+        switch live.train(setting: "7", batch: 64, seconds: 1) {
+        case .success(let r): XCTFail("setting 7 has no figure, got \(r)")
+        case .failure(let why): XCTAssertEqual(why.message, "no setting 7")
+        }
+    }
+
     func testAServerThatDoesNotStartIsNamed() throws {
         let command = try script("echo 'Traceback: no module named torch' >&2; exit 1")
         XCTAssertThrowsError(try LivePeers(command: command)) { error in
