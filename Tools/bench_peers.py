@@ -39,19 +39,20 @@ import json, os, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def window_rate(run, seconds):
+    """Calls of `run` per second over one window of at least `seconds` and two calls."""
+    n, t0 = 0, time.perf_counter()
+    while True:
+        run(); n += 1
+        dt = time.perf_counter() - t0
+        if dt >= seconds and n >= 2:
+            return n / dt
+
+
 def best_rate(run, batch, seconds=0.4, repeats=3):
     """Images per second: warm up, then the best of `repeats` timed windows of >= `seconds`."""
     run(); run()
-    best = 0.0
-    for _ in range(repeats):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            run(); n += 1
-            dt = time.perf_counter() - t0
-            if dt >= seconds and n >= 2:
-                break
-        best = max(best, n * batch / dt)
-    return best
+    return max(window_rate(run, seconds) * batch for _ in range(repeats))
 
 
 def fixed_real_batch(n, shape=(1, 28, 28)):
@@ -104,14 +105,7 @@ def training_server(setting, batch):
     step = training_step(batch)
     step(); step()
     for line in sys.stdin:
-        seconds = float(line.split()[1])
-        n, t0 = 0, time.perf_counter()
-        while True:
-            step(); n += 1
-            dt = time.perf_counter() - t0
-            if dt >= seconds and n >= 2:
-                break
-        print("%.4f" % (n / dt), flush=True)
+        print("%.4f" % window_rate(step, float(line.split()[1])), flush=True)
 
 
 def training_worker(setting, batch):
@@ -302,12 +296,7 @@ class PeerServer:
         if (peer, name, batch, threads) not in self.warm:
             run(); run()
             self.warm.add((peer, name, batch, threads))
-        n, t0 = 0, time.perf_counter()
-        while True:
-            run(); n += 1
-            dt = time.perf_counter() - t0
-            if dt >= seconds and n >= 2:
-                return n * batch / dt
+        return window_rate(run, seconds) * batch
 
 
 def serve(models):
