@@ -11,8 +11,8 @@ Run: python Tools/bench_peers.py MODELS_DIR OUT.json [--batches 1,16,64,256] [--
 --serve times single windows on request, so that `forger bench --peer-server` can alternate
 them with its own (a machine whose speed drifts then moves both alike): it prints one JSON line
 {"peers": {name: version}, "missing": {name: why}, "openblas_coretype": the kernels the training
-processes get}, then answers each line "window PEER MODEL
-BATCH THREADS SECONDS" with the images per second of one window of at least SECONDS (after two
+processes get}, then answers each line "window PEER MODEL BATCH THREADS SECONDS" with the images
+per second of one window of at least SECONDS (after two
 warm-up runs the first time that setting is asked for), and each line "train SETTING BATCH
 SECONDS" (SETTING "1", "default" or a thread count, as the training row's) with "IT/S THREADS"
 for one window of PyTorch's GAN training step, each setting in a process of its own; or with a
@@ -215,6 +215,7 @@ class PeerServer:
 
     def __init__(self, models):
         self.models, self.runs, self.warm, self.versions, self.missing = models, {}, set(), {}, {}
+        self.coretype = openblas_coretype()   # what the training processes get (None: their own)
         try:
             import torch
             import bench_models
@@ -275,7 +276,7 @@ class PeerServer:
         key = ("train", setting, batch)
         if key not in self.runs:
             child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--training-serve", setting, str(batch)],
-                                     env=training_env(setting, openblas_coretype()), stdin=subprocess.PIPE,
+                                     env=training_env(setting, self.coretype), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
             hello = child.stdout.readline()
             if not hello:
@@ -301,7 +302,7 @@ class PeerServer:
 
 def serve(models):
     server = PeerServer(models)
-    coretype = openblas_coretype() or os.environ.get("OPENBLAS_CORETYPE", "its own choice")
+    coretype = server.coretype or os.environ.get("OPENBLAS_CORETYPE", "its own choice")
     print(json.dumps({"peers": server.versions, "missing": server.missing, "openblas_coretype": coretype}), flush=True)
     for line in sys.stdin:
         words = line.split()
@@ -311,7 +312,8 @@ def serve(models):
                 print("%.4f %d" % (rate, threads), flush=True)
                 continue
             if len(words) != 6 or words[0] != "window":
-                raise ValueError("expected 'window PEER MODEL BATCH THREADS SECONDS', got %r" % line.strip())
+                raise ValueError("expected 'window PEER MODEL BATCH THREADS SECONDS' or 'train SETTING BATCH SECONDS', "
+                                 "got %r" % line.strip())
             rate = server.window(words[1], words[2], int(words[3]), int(words[4]), float(words[5]))
             print("%.3f" % rate, flush=True)
         except Exception as e:   # the client prints the reason and carries on without that figure

@@ -52,30 +52,32 @@ final class LivePeers {
 
     /// Images per second of one window of `peer` on `model`, or why there is none.
     func window(peer: String, model: String, batch: Int, threads: Int, seconds: Double) -> Result<Double, UserError> {
-        let request = "window \(peer) \(model) \(batch) \(threads) \(seconds)\n"
-        do { try input.write(contentsOf: Data(request.utf8)) } catch {
-            return .failure(UserError("the peer server stopped (\(error.localizedDescription))"))
+        ask("window \(peer) \(model) \(batch) \(threads) \(seconds)").flatMap { reply in
+            if let rate = Double(reply), rate > 0 { return .success(rate) }
+            return .failure(UserError("unexpected reply '\(reply)'"))
         }
-        guard let reply = LivePeers.readLine(output, &buffer) else {
-            return .failure(UserError("the peer server stopped without answering '\(request.dropLast())'"))
-        }
-        if let rate = Double(reply), rate > 0 { return .success(rate) }
-        return .failure(UserError(reply.hasPrefix("error ") ? String(reply.dropFirst(6)) : "unexpected reply '\(reply)'"))
     }
 
     /// PyTorch's GAN training iterations per second in one window at `setting` ("1", "default"
     /// or a thread count, each in a process of its own), and the threads it ran on.
     func train(setting: String, batch: Int, seconds: Double) -> Result<(Double, Int), UserError> {
-        let request = "train \(setting) \(batch) \(seconds)\n"
-        do { try input.write(contentsOf: Data(request.utf8)) } catch {
+        ask("train \(setting) \(batch) \(seconds)").flatMap { reply in
+            let words = reply.split(separator: " ")
+            if words.count == 2, let rate = Double(words[0]), rate > 0, let threads = Int(words[1]) { return .success((rate, threads)) }
+            return .failure(UserError("unexpected reply '\(reply)'"))
+        }
+    }
+
+    /// Sends one request line and reads the reply line; a reply starting "error " is a failure
+    /// with the server's reason.
+    private func ask(_ request: String) -> Result<String, UserError> {
+        do { try input.write(contentsOf: Data((request + "\n").utf8)) } catch {
             return .failure(UserError("the peer server stopped (\(error.localizedDescription))"))
         }
         guard let reply = LivePeers.readLine(output, &buffer) else {
-            return .failure(UserError("the peer server stopped without answering '\(request.dropLast())'"))
+            return .failure(UserError("the peer server stopped without answering '\(request)'"))
         }
-        let words = reply.split(separator: " ")
-        if words.count == 2, let rate = Double(words[0]), rate > 0, let threads = Int(words[1]) { return .success((rate, threads)) }
-        return .failure(UserError(reply.hasPrefix("error ") ? String(reply.dropFirst(6)) : "unexpected reply '\(reply)'"))
+        return reply.hasPrefix("error ") ? .failure(UserError(String(reply.dropFirst(6)))) : .success(reply)
     }
 
     /// Closes the child's input (it exits at the end of it) and waits for it.
