@@ -1,8 +1,9 @@
 // FastGemm's micro-kernel alone, against the machine's FMA peak, one thread.
 // Built and run by Tools/kernel_bench.sh. Prints GFLOP/s for an FMA loop (16 independent
-// AVX-512 chains: the per-core peak) and for forger_gemm on implicit-matrix products shaped as
-// benchmark A's and B's layers (m output channels, k = channels x taps, n positions), each the
-// best of 7 timed rounds.
+// AVX-512 chains: the per-core peak), for forger_gemm on implicit-matrix products shaped as
+// benchmark A's and B's layers (m output channels, k = channels x taps, n positions), and for
+// the direct kernel (forger_direct_phase) on the last layers of A, B and C; each the best of 7
+// timed rounds, counting the multiply-adds of the output positions computed.
 #include "forger_gemm.h"
 #include <immintrin.h>
 #include <stdio.h>
@@ -58,6 +59,29 @@ static double product(int m, int k, int n, int run) {
     return best;
 }
 
+/// The direct kernel on `phases` phases of rows x cols outputs, each with a ty x tx kernel over
+/// c channels of an h x w input, into o output channels (output column step `step`).
+static double direct(int o, int c, int h, int w, int ty, int tx, int rows, int cols, int phases, int step) {
+    float *x = malloc(sizeof(float) * (size_t)c * h * w), *wt = malloc(sizeof(float) * (size_t)o * c * ty * tx);
+    float *y = calloc((size_t)o * rows * cols * phases, sizeof(float)), bias[4] = {0, 0, 0, 0};
+    for (long i = 0; i < (long)c * h * w; i++) x[i] = 0.001f * (float)(i % 5);
+    for (long i = 0; i < (long)o * c * ty * tx; i++) wt[i] = 0.001f * (float)(i % 7);
+    forger_direct_conv d = {o, c, h, w, x, wt, ty, tx, -(ty - 1), -(tx - 1), cols, y,
+                            (ptrdiff_t)rows * cols * phases, (ptrdiff_t)cols * step, step, bias, FORGER_ACT_IDENTITY, 0};
+    double flops = 2.0 * o * c * ty * tx * rows * cols * phases;
+    int reps = (int)(1e8 / flops) + 1;
+    double best = 0;
+    for (int r = 0; r < 7; r++) {
+        double t = now();
+        for (int i = 0; i < reps; i++)
+            for (int p = 0; p < phases; p++) forger_direct_phase(&d, 0, rows);
+        t = now() - t;
+        if (flops * reps / t / 1e9 > best) best = flops * reps / t / 1e9;
+    }
+    free(x); free(wt); free(y);
+    return best;
+}
+
 int main(void) {
     if (!forger_gemm_available()) {
         puts("kernel_bench: this CPU has no AVX-512; FastGemm is not used here");
@@ -72,6 +96,13 @@ int main(void) {
         printf("forger_gemm, %-24s m %3d k %4d n %3d: %.1f GFLOP/s\n", names[s], shapes[s][0], shapes[s][1],
                shapes[s][2], product(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]));
     }
+    // B's last layer (3 channels, phases of 32x32 positions, 64 channels x 2x2 taps) as FastGemm
+    // runs it (one panel of 8 rows, 3 of them used; counted as 3 rows) and as the direct kernel.
+    printf("forger_gemm, %-24s m %3d k %4d n %3d: %.1f GFLOP/s (3 of its 8 panel rows used)\n",
+           "B last, 3 channels", 3, 256, 1024, product(3, 256, 1024, 32));
+    printf("direct, B last: 3 channels, 4 phases 32x32, 64 ch x 2x2: %.1f GFLOP/s\n", direct(3, 64, 32, 32, 2, 2, 32, 32, 4, 2));
+    printf("direct, A conv5: 1 channel, 28x28, 32 ch x 3x3:          %.1f GFLOP/s\n", direct(1, 32, 26, 26, 3, 3, 28, 28, 1, 1));
+    printf("direct, C last: 1 channel, 4 phases 14x14, 64 ch x 2x2:  %.1f GFLOP/s\n", direct(1, 64, 14, 14, 2, 2, 14, 14, 4, 2));
     printf("FMA loop, one core, after: %.1f GFLOP/s\n", fma_peak());
     return 0;
 }

@@ -1,12 +1,12 @@
 #!/bin/sh
-# FastGemm's kernel alone against the FMA peak (Tools/kernel_bench.c), on one core, then on both
-# cores at once (two copies side by side, each line prefixed by its copy).
+# FastGemm's kernel and the direct kernel alone against the FMA peak (Tools/kernel_bench.c), on
+# one core, then on both cores at once (two copies side by side, each line prefixed by its copy).
 #   Tools/kernel_bench.sh
 set -eu
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-clang -O2 -I Sources/CGemm/include Tools/kernel_bench.c Sources/CGemm/gemm.c -o "$out/kernel_bench"
+clang -O2 -I Sources/CGemm/include -I Sources/CGemm Tools/kernel_bench.c Sources/CGemm/gemm.c Sources/CGemm/direct.c -o "$out/kernel_bench"
 echo "one copy:"
 "$out/kernel_bench"
 echo "two copies at once:"

@@ -95,9 +95,11 @@ final class InferencePlan: @unchecked Sendable {
                 let scatter = ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
                                                    inWidth: shape[2], activation: a)
                 if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
-                                      activation: a), p.fast || p.shifted, Self.worthIt(p, layer, shape) {
-                    // FastGemm's phases compute no spare positions.
-                    step = p.fast || p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
+                                      activation: a), p.fast || p.direct || p.shifted, Self.worthIt(p, layer, shape) {
+                    // FastGemm's and the direct kernel's phases compute no spare positions, and
+                    // run for every batch size, so that an image's values never depend on the
+                    // batch around it (on OpenBLAS they do: its sums depend on the product's shape).
+                    step = p.fast || p.direct || p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
                 } else {
                     step = .scatter(scatter)
                 }

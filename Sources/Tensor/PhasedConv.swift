@@ -1,3 +1,4 @@
+import CGemm
 import Foundation
 
 /// A convolution-like layer rewritten as a few small dense correlations ("phases") over its real
@@ -69,8 +70,19 @@ public struct PhasedConv: Sendable {
 
     /// The products run on FastGemm (AVX-512, weights packed at build, the write-back fused).
     public let fast: Bool
-    /// Fewest output channels for FastGemm: its panels are 8 rows, so 3 channels waste 5/8 of
-    /// the multiply-adds, and still beat OpenBLAS's small kernels on benchmark B's last layer.
+    /// Few output channels on an AVX-512 CPU: each phase runs as a direct correlation straight
+    /// from the unpadded input (`forger_direct_phase`), sums held in registers (no product whose
+    /// panels of eight rows would be mostly empty, no padded copy).
+    public let direct: Bool
+    /// Most output channels for the direct path; tests move it to force one path or the other.
+    /// Up to four: B's last layer (three channels) runs at 55 GFLOP/s on it, against 21 on
+    /// FastGemm, whose panels of eight rows are then mostly empty (`Tools/kernel_bench.sh`).
+    nonisolated(unsafe) static var directMaximumChannels = 4
+    /// Multiply-adds per image from which the direct path splits a single image over workers.
+    nonisolated(unsafe) static var directSplitMultiplyAdds = 1 << 20
+    /// Fewest output channels for FastGemm where the direct kernel does not take the layer: its
+    /// panels are 8 rows, so few channels waste most of the multiply-adds (and still beat
+    /// OpenBLAS's small kernels: 3 channels, on benchmark B's last layer).
     static let fastMinimumChannels = 3
     /// Where a worker's FastGemm scratch starts inside its region (after the padded window).
     let gemmScratchOffset: Int
@@ -145,8 +157,10 @@ public struct PhasedConv: Sendable {
         // The tables are 32-bit: a group's output and padded window must fit (a large image falls
         // back to OpenBLAS).
         let groupMost = 16 * max(o * oh * ow, c * paddedHeight * paddedWidth)   // 16: the largest group
-        let fast = FastGemm.enabled && o >= Self.fastMinimumChannels && groupMost < Int(Int32.max)
-        let tapMajor = shifted && !fast
+        let direct = FastGemm.enabled && o <= Self.directMaximumChannels && (ys + xs).allSatisfy(unit)
+            && xs.allSatisfy { $0.taps.count <= 16 }
+        let fast = !direct && FastGemm.enabled && o >= Self.fastMinimumChannels && groupMost < Int(Int32.max)
+        let tapMajor = shifted && !fast && !direct
         var phases: [Phase] = []
         weight.withUnsafeBufferPointer { src in
             for y in ys {
@@ -188,8 +202,13 @@ public struct PhasedConv: Sendable {
         }
         columnScratch = col
         self.fast = fast
+        self.direct = direct
         leastImagesPerProduct = max(1, min(16, 4 * FastGemm.blockColumns / max(1, smallest)))
-        if fast {
+        if direct {
+            imagesPerProduct = 1
+            gemmScratchOffset = 0
+            scratchPerWorker = 0
+        } else if fast {
             // Every phase reads the zero-padded window through tables (no column matrix, no
             // spare positions); enough images per product to fill a few blocks of columns.
             let plane = paddedHeight * paddedWidth
@@ -276,6 +295,20 @@ public struct PhasedConv: Sendable {
     /// `scratchPerWorker` floats.
     public func forward(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<Float>,
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
+        if direct {
+            // Whole phases of an image each, claimed in turn. Fewer images than workers: inline
+            // when small (A's and C's last layers, a few microseconds: handing half to another
+            // core cost 5-11% of images/s at batch 1), else bands of rows, one a worker.
+            let split = n < workers && multiplyAdds >= Self.directSplitMultiplyAdds
+            let bands = split ? (workers + phases.count - 1) / phases.count : 1
+            let perImage = phases.count * bands
+            Parallel.forClaims(n * perImage, maxWorkers: n < workers && !split ? 1 : workers) { task, _ in
+                let (img, p, b) = (task / perImage, task % perImage / bands, task % bands)
+                let rows = phases[p].y.outCount
+                runDirect(p, image: img, rows: (rows * b / bands)..<(rows * (b + 1) / bands), x, y)
+            }
+            return
+        }
         let region = scratchPerWorker
         if n >= workers || workers == 1 {
             let group = Parallel.groupSize(n, least: leastImagesPerProduct, most: imagesPerProduct, workers: workers)
@@ -475,31 +508,65 @@ public struct PhasedConv: Sendable {
         }
     }
 
-    /// Copies images into the zero-padded window, laid out (C, images, paddedHeight, paddedWidth).
+    /// One phase of one image, rows `rows`, as a direct correlation on the unpadded input.
+    private func runDirect(_ p: Int, image: Int, rows: Range<Int>, _ x: UnsafePointer<Float>,
+                           _ y: UnsafeMutablePointer<Float>) {
+        if rows.isEmpty { return }
+        let ph = phases[p], outPlane = outHeight * outWidth
+        let (code, slope) = activation.kernelCode
+        ph.weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                var d = forger_direct_conv(
+                    out_channels: Int32(outChannels), in_channels: Int32(inChannels),
+                    height: Int32(inHeight), width: Int32(inWidth),
+                    x: x + image * inChannels * inHeight * inWidth, weight: w.baseAddress ?? b.baseAddress,
+                    taps_y: Int32(ph.y.taps.count), taps_x: Int32(ph.x.taps.count),
+                    in_row: Int32(ph.y.inStart), in_column: Int32(ph.x.inStart), columns: Int32(ph.x.outCount),
+                    y: y + image * outChannels * outPlane + ph.y.outStart * outWidth + ph.x.outStart,
+                    y_plane: outPlane, y_row: ph.y.outStep * outWidth, y_column: ph.x.outStep,
+                    bias: b.baseAddress, activation: code, slope: slope)
+                let done = forger_direct_phase(&d, Int32(rows.lowerBound), Int32(rows.upperBound))
+                precondition(done == 1, "the direct kernel refused a phase it was built for")
+            }
+        }
+    }
+
+    /// Copies images into the zero-padded window, laid out (C, images, paddedHeight, paddedWidth),
+    /// zeroing only what the copy leaves (and the spare floats after the window that the shifted
+    /// products read past its end).
     private func pad(_ x: UnsafePointer<Float>, images: Range<Int>, into xp: UnsafeMutablePointer<Float>) {
-        xp.update(repeating: 0, count: inChannels * images.count * paddedHeight * paddedWidth + paddedWidth + 64)
+        let size = inChannels * images.count * paddedHeight * paddedWidth
         Self.copyWindow(x, images: images, channels: 0..<inChannels, of: (inChannels, inHeight, inWidth),
-                        top: padTop, left: padLeft, height: paddedHeight, width: paddedWidth, into: xp)
+                        top: padTop, left: padLeft, height: paddedHeight, width: paddedWidth, into: xp, zeroing: true)
+        (xp + size).update(repeating: 0, count: paddedWidth + 64)
     }
 
     /// Copies channels `channels` of images `images` of x (N, C, H, W) into a window laid out
-    /// (C, images, height, width) whose row r, column u is input row top + r, column left + u;
-    /// what falls outside the input is left as it is (the caller zeroes the window first).
+    /// (C, images, height, width) whose row r, column u is input row top + r, column left + u.
+    /// What falls outside the input is zeroed with `zeroing`, else left as it is (a window the
+    /// caller zeroed first).
     static func copyWindow(_ x: UnsafePointer<Float>, images: Range<Int>, channels: Range<Int>,
                            of shape: (c: Int, h: Int, w: Int), top: Int, left: Int, height hp: Int, width wp: Int,
-                           into xp: UnsafeMutablePointer<Float>) {
+                           into xp: UnsafeMutablePointer<Float>, zeroing: Bool = false) {
         let (h, w) = (shape.h, shape.w)
         let plane = hp * wp, g = images.count
-        let (rowLo, rowHi) = (max(0, top), min(h, top + hp))
-        let (colLo, colHi) = (max(0, left), min(w, left + wp))
-        guard rowLo < rowHi, colLo < colHi else { return }
+        var (rowLo, rowHi) = (max(0, top), min(h, top + hp))
+        var (colLo, colHi) = (max(0, left), min(w, left + wp))
+        if rowLo >= rowHi || colLo >= colHi { (rowLo, rowHi, colLo, colHi) = (top, top, left, left) }
+        // The window's rows r0..<r1 and columns u0..<u1 come from the input.
+        let (r0, r1, u0, u1) = (rowLo - top, rowHi - top, colLo - left, colHi - left)
         for (gi, img) in images.enumerated() {
             for c in channels {
                 let src = x + (img * shape.c + c) * h * w
                 let dst = xp + (c * g + gi) * plane
-                for iy in rowLo..<rowHi {
-                    (dst + (iy - top) * wp + (colLo - left)).update(from: src + iy * w + colLo, count: colHi - colLo)
+                if zeroing { dst.update(repeating: 0, count: r0 * wp) }
+                for r in r0..<r1 {
+                    let line = dst + r * wp
+                    if zeroing { line.update(repeating: 0, count: u0) }
+                    (line + u0).update(from: src + (r + top) * w + colLo, count: u1 - u0)
+                    if zeroing { (line + u1).update(repeating: 0, count: wp - u1) }
                 }
+                if zeroing { (dst + r1 * wp).update(repeating: 0, count: (hp - r1) * wp) }
             }
         }
     }

@@ -99,10 +99,10 @@ final class PhasedConvTests: XCTestCase {
                 check(p, x, want, "fast: upsample \(u) then \(g) \(act)")
             }
         }
-        // A depth above the kernel's slice of 128 (partial sums between slices), and three output
-        // channels (a part of one panel, as RGB generators end).
+        // A depth above the kernel's slice of 128 (partial sums between slices), and five output
+        // channels (a part of one panel; up to four take the direct kernel).
         for deep in [ConvGeometry(inChannels: 40, outChannels: 16, kernel: 4, stride: 2, padding: 1),
-                     ConvGeometry(inChannels: 40, outChannels: 3, kernel: 4, stride: 2, padding: 1)] {
+                     ConvGeometry(inChannels: 40, outChannels: 5, kernel: 4, stride: 2, padding: 1)] {
         for act in [ActivationKind.identity, .tanh] {
             let x = v.tensor([3, 40, 7, 7])
             let w = v.tensor([40, deep.outChannels, 4, 4]), b = v.tensor([deep.outChannels])
@@ -112,6 +112,63 @@ final class PhasedConvTests: XCTestCase {
             XCTAssertTrue(p.fast)
             check(p, x, want, "fast: \(deep) \(act)")
         }
+        }
+    }
+
+    /// The direct kernel (one to four output channels on an AVX-512 CPU): blocks of rows and 16
+    /// columns straight from the unpadded input, lanes outside it masked, strided stores for the
+    /// phases of an upsample or a conv-transpose. Rows that are not whole blocks, rows wider than
+    /// 16 columns, phases with no taps, single images split into bands, against the references.
+    func testDirectPathMatchesNaive() throws {
+        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: the direct kernel is not used")
+        let saved = PhasedConv.directMaximumChannels
+        defer { FastGemm.enabled = FastGemm.supported; PhasedConv.directMaximumChannels = saved }
+        let savedSplit = PhasedConv.directSplitMultiplyAdds
+        defer { PhasedConv.directSplitMultiplyAdds = savedSplit }
+        FastGemm.enabled = true
+        PhasedConv.directMaximumChannels = 4
+        // Single images inline, and split into bands of rows over the workers.
+        func check(_ p: PhasedConv, _ x: Tensor, _ want: Tensor, _ label: String) {
+            for split in [Int.max, 0] {
+                PhasedConv.directSplitMultiplyAdds = split
+                self.check(p, x, want, label + (split == 0 ? ", split" : ""))
+            }
+        }
+        var v = Values(state: 12)
+        let convs: [(ConvGeometry, Int, Int, Int)] = [   // geometry, upsample, input height, width
+            (ConvGeometry(inChannels: 6, outChannels: 1, kernel: 3, stride: 1, padding: 2), 1, 19, 26),
+            (ConvGeometry(inChannels: 3, outChannels: 2, kernel: 3, stride: 1, padding: 0), 1, 11, 35),
+            (ConvGeometry(inChannels: 2, outChannels: 3, kernel: 5, stride: 1, padding: 1), 1, 9, 7),
+            (ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 1), 2, 10, 9),
+            (ConvGeometry(inChannels: 2, outChannels: 5, kernelHeight: 3, kernelWidth: 2, strideHeight: 1, strideWidth: 1,
+                          padding: Padding2D(top: 2, bottom: 0, left: 1, right: 3)), 1, 13, 18),
+        ]
+        for (g, u, h, w) in convs {
+            for act in [ActivationKind.identity, .sigmoid, .leakyReLU(slope: 0.2)] {
+                let x = v.tensor([3, g.inChannels, h, w])
+                let wt = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: wt, bias: b, geometry: g)
+                act.apply(&want)
+                let p = PhasedConv(conv: wt, bias: b, geometry: g, upsample: u, inHeight: h, inWidth: w, activation: act)!
+                XCTAssertEqual(p.direct, g.outChannels <= 4, "\(g)")
+                check(p, x, want, "direct: upsample \(u) then \(g) \(act)")
+            }
+        }
+        let transposed: [ConvGeometry] = [
+            ConvGeometry(inChannels: 5, outChannels: 1, kernel: 4, stride: 2, padding: 1),
+            ConvGeometry(inChannels: 3, outChannels: 3, kernel: 4, stride: 2, padding: 1),
+            ConvGeometry(inChannels: 2, outChannels: 2, kernel: 2, stride: 3, padding: 0, outputPadding: 2),   // taps-less phases
+        ]
+        for g in transposed {
+            for act in [ActivationKind.tanh, .relu] {
+                let x = v.tensor([3, g.inChannels, 9, 20])
+                let wt = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = ConvTranspose2d.forwardNaive(x, weight: wt, bias: b, geometry: g)
+                act.apply(&want)
+                let p = PhasedConv(convTranspose: wt, bias: b, geometry: g, inHeight: 9, inWidth: 20, activation: act)!
+                XCTAssertTrue(p.direct, "\(g)")
+                check(p, x, want, "direct: \(g) \(act)")
+            }
         }
     }
 

@@ -72,3 +72,30 @@ void forger_gemv_rows(int k, int n, const float *x, const float *w, ptrdiff_t ld
 
 /// Returns *counter and adds 1 to it, atomically: workers claiming the next item of a shared list.
 ptrdiff_t forger_claim_next(ptrdiff_t *counter);
+
+/// One phase of a correlation with few output channels, on one image, read straight from the
+/// unpadded input (rows and columns outside it read as zeros): for output rows t of
+/// row_begin..<row_end and columns u < columns, and each output channel o,
+///   y[o*y_plane + t*y_row + u*y_column] = act(bias[o] + sum over c, ey < taps_y, ex < taps_x of
+///       weight[((o*in_channels + c)*taps_y + ey)*taps_x + ex] * x[c][in_row + t + ey][in_column + u + ex])
+/// with x laid out (in_channels, height, width). Blocks of output rows and 16 columns stay in
+/// registers across the whole depth (a conv to one to four channels, where a matrix product's
+/// panels would be mostly empty).
+typedef struct {
+    int out_channels, in_channels, height, width;
+    const float *x;
+    const float *weight;
+    int taps_y, taps_x;
+    int in_row, in_column;
+    int columns;
+    float *y;
+    ptrdiff_t y_plane, y_row, y_column;
+    const float *bias;
+    int activation;
+    float slope;
+} forger_direct_conv;
+
+/// Runs `forger_direct_conv` for rows row_begin..<row_end. Returns 0, doing nothing, when taps_x
+/// is above 16 or the build has no AVX-512 kernels; only call it when `forger_gemm_available()`
+/// returned 1.
+int forger_direct_phase(const forger_direct_conv *d, int row_begin, int row_end);
