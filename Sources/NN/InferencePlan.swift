@@ -41,6 +41,15 @@ final class InferencePlan: @unchecked Sendable {
     /// themselves when they are built).
     let fast: Bool
     let phasedScratch: Int
+    /// A single image's pass as the stages of one `Parallel.forStages` (one hand-off to the
+    /// workers for the whole pass, where every step has stages: dense, FastGemm's and the direct
+    /// kernel's phases, activation, batch norm): each stage's step, the step's own stage and its
+    /// item count. Empty where a step has none, or for one worker.
+    let stages: [(step: Int, stage: Int, items: Int)]
+    /// Whether each step reads the ping buffer (and writes pong), or the other way round, and
+    /// whether the last step's output ends in ping.
+    let readsPing: [Bool]
+    let endsInPing: Bool
 
     init(_ g: Generator, workers: Int = Parallel.workerCount) {
         var steps: [(Step, Int)] = []
@@ -143,6 +152,29 @@ final class InferencePlan: @unchecked Sendable {
             if case .convTranspose(let p, let q) = s { scratch = max(scratch, p.scratchPerWorker, q.scratchPerWorker) }
         }
         self.phasedScratch = scratch
+        var stages: [(step: Int, stage: Int, items: Int)] = [], readsPing: [Bool] = [], onPing = true
+        var staged = self.workers > 1
+        for (i, (s, _)) in steps.enumerated() {
+            readsPing.append(onPing)
+            switch s {
+            case .dense(_, _, let outF, _, _, _):
+                stages.append((i, 0, outF >= 256 ? self.workers : 1)); onPing.toggle()
+            case .phased(let p):
+                if let items = p.stageItems(workers: self.workers) {
+                    stages += items.enumerated().map { (i, $0.offset, $0.element) }
+                } else {
+                    staged = false
+                }
+                onPing.toggle()
+            case .activation, .batchNorm:
+                stages.append((i, 0, 1))
+            default:
+                staged = false; onPing.toggle()
+            }
+        }
+        self.stages = staged ? stages : []
+        self.readsPing = readsPing
+        self.endsInPing = onPing
     }
 
     /// Multiply-adds per image of all steps.
@@ -190,6 +222,12 @@ final class InferencePlan: @unchecked Sendable {
                     var cur = pingBuffer.baseAddress!, other = pongBuffer.baseAddress!
                     let scratch = scratchBuffer.baseAddress!
                     x.data.withUnsafeBufferPointer { cur.update(from: $0.baseAddress!, count: x.count) }
+                    if n == 1 && !stages.isEmpty {
+                        runStaged(ping: cur, pong: other, scratch: scratch)
+                        let end = endsInPing ? cur : other
+                        result = Array(UnsafeBufferPointer(start: end, count: outputShape.reduce(1, *)))
+                        return
+                    }
                     var curCount = inputCount
                     for (step, outCount) in steps {
                         if execute(step, n: n, inCount: curCount, outCount: outCount, x: cur, y: other, scratch: scratch) {
@@ -204,61 +242,89 @@ final class InferencePlan: @unchecked Sendable {
         return Tensor(shape: [n] + outputShape, data: result)
     }
 
+    /// One image through `stages` in one `Parallel.forStages`.
+    private func runStaged(ping: UnsafeMutablePointer<Float>, pong: UnsafeMutablePointer<Float>,
+                           scratch: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: stages.count) { counts in
+            for (k, s) in stages.enumerated() { counts[k] = s.items }
+            Parallel.forStages(UnsafeBufferPointer(counts), maxWorkers: workers) { k, item, worker in
+                let (i, stage, items) = stages[k]
+                let (x, y) = readsPing[i] ? (ping, pong) : (pong, ping)
+                let step = steps[i].step
+                switch step {
+                case .dense(_, _, let outF, _, _, _):
+                    dense(step, rows: 0..<1, columns: (outF * item / items)..<(outF * (item + 1) / items), x: x, y: y)
+                case .phased(let p):
+                    p.runStage(stage, item: item, worker: worker, image: 0, x, into: y, scratch: scratch, workers: workers)
+                default:
+                    _ = execute(step, n: 1, inCount: i == 0 ? inputCount : steps[i - 1].outCount,
+                                outCount: steps[i].outCount, x: x, y: y, scratch: scratch)
+                }
+            }
+        }
+    }
+
+    /// Rows `rows`, output columns `columns` of a dense step: the product, then bias and activation.
+    private func dense(_ step: Step, rows: Range<Int>, columns colsR: Range<Int>, x: UnsafeMutablePointer<Float>,
+                       y: UnsafeMutablePointer<Float>) {
+        guard case .dense(let weight, let inF, let outF, let bias, let rep, let act) = step else { return }
+        weight.withUnsafeBufferPointer { wb in
+            bias.withUnsafeBufferPointer { bb in
+                let w = wb.baseAddress!
+                let b = w + colsR.lowerBound
+                if fast {
+                    // FastGemm: a few rows as row vectors times the weights read in place
+                    // (a matrix product first copies them into its packed form), more as
+                    // one product. Both add x[p] * w[p][j] in order of p with one fused
+                    // multiply-add each, so a row's values never depend on the batch.
+                    if rows.count < 4 {
+                        for row in rows {
+                            FastGemm.rowTimesMatrix(k: inF, n: colsR.count, x: x + row * inF, w: b, ldw: outF,
+                                                    y: y + row * outF + colsR.lowerBound)
+                        }
+                    } else {
+                        let packed = FastGemm.pack(m: rows.count, k: inF, x + rows.lowerBound * inF, lda: inF)
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: FastGemm.scratchCount(rows: rows.count)) { s in
+                            FastGemm.multiply(m: rows.count, n: colsR.count, k: inF, packedA: packed,
+                                              b: .matrix(b, ld: outF, transposed: false),
+                                              into: .init(base: y + rows.lowerBound * outF + colsR.lowerBound, rowStride: outF),
+                                              scratch: s.baseAddress!)
+                        }
+                    }
+                } else {
+                    Gemm.sgemm(transposeA: false, transposeB: false, m: rows.count, n: colsR.count, k: inF,
+                               a: x + rows.lowerBound * inF, lda: inF, b: b, ldb: outF,
+                               c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
+                }
+                let bias = bb.baseAddress!   // a plain pointer, so that the loops vectorise
+                for row in rows {
+                    let line = y + row * outF
+                    switch act {
+                    case .relu where rep == 1: for j in colsR { line[j] = max(line[j] + bias[j], 0) }
+                    case .identity where rep == 1: for j in colsR { line[j] += bias[j] }
+                    default:
+                        // Runs of `rep` columns share a bias value.
+                        var j = colsR.lowerBound
+                        while j < colsR.upperBound {
+                            let b = bias[j / rep], end = min(colsR.upperBound, (j / rep + 1) * rep)
+                            for i in j..<end { line[i] = act.value(line[i] + b) }
+                            j = end
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs one step from `x` into `y` (returns true) or in place on `x` (returns false).
     private func execute(_ step: Step, n: Int, inCount: Int, outCount: Int, x: UnsafeMutablePointer<Float>,
                          y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Bool {
         switch step {
-        case .dense(let weight, let inF, let outF, let bias, let rep, let act):
-            weight.withUnsafeBufferPointer { wb in
-                bias.withUnsafeBufferPointer { bb in
-                    let w = wb.baseAddress!
-                    // Many rows: split the batch; few: split the output columns.
-                    let byRows = n >= workers
-                    Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
-                        let rows = byRows ? r : 0..<n, colsR = byRows ? 0..<outF : r
-                        let b = w + colsR.lowerBound
-                        if fast {
-                            // FastGemm: a few rows as row vectors times the weights read in place
-                            // (a matrix product first copies them into its packed form), more as
-                            // one product. Both add x[p] * w[p][j] in order of p with one fused
-                            // multiply-add each, so a row's values never depend on the batch.
-                            if rows.count < 4 {
-                                for row in rows {
-                                    FastGemm.rowTimesMatrix(k: inF, n: colsR.count, x: x + row * inF, w: b, ldw: outF,
-                                                            y: y + row * outF + colsR.lowerBound)
-                                }
-                            } else {
-                                let packed = FastGemm.pack(m: rows.count, k: inF, x + rows.lowerBound * inF, lda: inF)
-                                withUnsafeTemporaryAllocation(of: Float.self, capacity: FastGemm.scratchCount(rows: rows.count)) { s in
-                                    FastGemm.multiply(m: rows.count, n: colsR.count, k: inF, packedA: packed,
-                                                      b: .matrix(b, ld: outF, transposed: false),
-                                                      into: .init(base: y + rows.lowerBound * outF + colsR.lowerBound, rowStride: outF),
-                                                      scratch: s.baseAddress!)
-                                }
-                            }
-                        } else {
-                            Gemm.sgemm(transposeA: false, transposeB: false, m: rows.count, n: colsR.count, k: inF,
-                                       a: x + rows.lowerBound * inF, lda: inF, b: b, ldb: outF,
-                                       c: y + rows.lowerBound * outF + colsR.lowerBound, ldc: outF)
-                        }
-                        let bias = bb.baseAddress!   // a plain pointer, so that the loops vectorise
-                        for row in rows {
-                            let line = y + row * outF
-                            switch act {
-                            case .relu where rep == 1: for j in colsR { line[j] = max(line[j] + bias[j], 0) }
-                            case .identity where rep == 1: for j in colsR { line[j] += bias[j] }
-                            default:
-                                // Runs of `rep` columns share a bias value.
-                                var j = colsR.lowerBound
-                                while j < colsR.upperBound {
-                                    let b = bias[j / rep], end = min(colsR.upperBound, (j / rep + 1) * rep)
-                                    for i in j..<end { line[i] = act.value(line[i] + b) }
-                                    j = end
-                                }
-                            }
-                        }
-                    }
-                }
+        case .dense(_, _, let outF, _, _, _):
+            // Many rows: split the batch; few: split the output columns.
+            let byRows = n >= workers
+            Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
+                dense(step, rows: byRows ? r : 0..<n, columns: byRows ? 0..<outF : r, x: x, y: y)
             }
             return true
         case .phased(let p):

@@ -53,6 +53,37 @@ public enum Parallel {
         }
     }
 
+    /// `body(stage, item, worker)` for each item of each stage, stage after stage: the workers
+    /// claim a stage's items in turn, and each moves on to the next stage only when every item of
+    /// this one is done (spinning meanwhile). One hand-off to the workers serves all the stages:
+    /// a single image's layers, where a hand-off per layer leaves a core idle while its thread
+    /// wakes. Safe however the workers start: one that starts late finds the early stages done,
+    /// and one that never starts leaves its items to the others.
+    public static func forStages(_ counts: UnsafeBufferPointer<Int>, maxWorkers: Int? = nil,
+                                 _ body: (Int, Int, Int) -> Void) {
+        let workers = min(counts.max() ?? 0, maxWorkers ?? workerCount)
+        if workers <= 1 {
+            for (stage, count) in counts.enumerated() { for item in 0..<count { body(stage, item, 0) } }
+            return
+        }
+        // Per stage: the next item to claim, and the items done.
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * counts.count) { state in
+            state.initialize(repeating: 0)
+            let next = state.baseAddress!, done = next + counts.count
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for (stage, count) in counts.enumerated() {
+                    while true {
+                        let item = forger_claim_next(next + stage)
+                        if item >= count { break }
+                        body(stage, item, w)
+                        forger_count_done(done + stage)
+                    }
+                    forger_wait_count(done + stage, count)
+                }
+            }
+        }
+    }
+
     /// `body(item, worker)` for each item of 0..<count, the workers claiming the next item as
     /// they finish the last; inline when one worker suffices.
     public static func forClaims(_ count: Int, maxWorkers: Int? = nil, _ body: (Int, Int) -> Void) {

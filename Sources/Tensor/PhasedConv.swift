@@ -297,15 +297,12 @@ public struct PhasedConv: Sendable {
                         scratch: UnsafeMutablePointer<Float>, workers: Int = Parallel.workerCount) {
         if direct {
             // Whole phases of an image each, claimed in turn. Fewer images than workers: inline
-            // when small (A's and C's last layers, a few microseconds: handing half to another
-            // core cost 5-11% of images/s at batch 1), else bands of rows, one a worker.
+            // when small (A's and C's last layers take a few microseconds, and handing half to
+            // another core cost 5-11% of images/s at batch 1), else bands of rows.
             let split = n < workers && multiplyAdds >= Self.directSplitMultiplyAdds
-            let bands = split ? (workers + phases.count - 1) / phases.count : 1
-            let perImage = phases.count * bands
-            Parallel.forClaims(n * perImage, maxWorkers: n < workers && !split ? 1 : workers) { task, _ in
-                let (img, p, b) = (task / perImage, task % perImage / bands, task % bands)
-                let rows = phases[p].y.outCount
-                runDirect(p, image: img, rows: (rows * b / bands)..<(rows * (b + 1) / bands), x, y)
+            let tasks = directTasks(split: split, workers: workers)
+            Parallel.forClaims(n * tasks, maxWorkers: n < workers && !split ? 1 : workers) { task, _ in
+                runDirectTask(task % tasks, of: tasks, image: task / tasks, x, y)
             }
             return
         }
@@ -327,29 +324,13 @@ public struct PhasedConv: Sendable {
             return
         }
         if fast {
-            // Few images: pad each once, then split each phase over the workers: by bands of
-            // positions (whole blocks of columns) where there are enough, else by bands of
-            // output channels (whole panels of the packed weights); one band a worker and
-            // phase, which the workers claim in turn (two or four bands a worker cost more than
-            // they balance: 7-28% fewer images/s on A, B and C at batch 1).
-            func bands(_ count: Int, _ unit: Int) -> [Int] {
-                (0...workers).map { min(count, (count * $0 / workers + unit - 1) / unit * unit) }
-            }
-            let channelBands = bands(outChannels, FastGemm.panelRows)
-            for img in 0..<n {
-                pad(x, images: img..<(img + 1), into: scratch)
-                Parallel.forClaims(phases.count * workers, maxWorkers: workers) { t, worker in
-                    let (p, b) = (t / workers, t % workers)
-                    let positions = phases[p].y.outCount * phases[p].x.outCount
-                    let s = scratch + worker * region + gemmScratchOffset
-                    if positions >= 2 * FastGemm.blockColumns * workers {
-                        let cut = bands(positions, FastGemm.blockColumns)
-                        runFast(p, images: img..<(img + 1), channels: 0..<outChannels, columns: cut[b]..<cut[b + 1],
-                                scratch, y, gemmScratch: s)
-                    } else if channelBands[b] < channelBands[b + 1] {
-                        runFast(p, images: img..<(img + 1), channels: channelBands[b]..<channelBands[b + 1],
-                                scratch, y, gemmScratch: s)
-                    }
+            // Few images: each image's stages (padding, then the phases' bands) in one hand-off.
+            let items = stageItems(workers: workers)!
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: n * items.count) { counts in
+                for i in counts.indices { counts[i] = items[i % items.count] }
+                Parallel.forStages(UnsafeBufferPointer(counts), maxWorkers: workers) { stage, item, worker in
+                    runStage(stage % items.count, item: item, worker: worker, image: stage / items.count,
+                             x, into: y, scratch: scratch, workers: workers)
                 }
             }
             return
@@ -376,6 +357,65 @@ public struct PhasedConv: Sendable {
                 }
             }
         }
+    }
+
+    // MARK: - One image in stages
+
+    /// One image's pass as stages for `Parallel.forStages` (their item counts, in order), which
+    /// any worker may run in any order within a stage: the direct kernel's tasks; or FastGemm's
+    /// padding (a band of channels a worker), then its phases' bands. Nil on OpenBLAS's paths.
+    public func stageItems(workers: Int) -> [Int]? {
+        if direct { return [directTasks(split: true, workers: workers)] }
+        return fast ? [workers, phases.count * workers] : nil
+    }
+
+    /// Item `item` of stage `stage` (of `stageItems(workers:)`) for image `image`. The padded
+    /// window lies at the start of `scratch`, then each worker's region as `forward` lays it out.
+    public func runStage(_ stage: Int, item: Int, worker: Int, image: Int, _ x: UnsafePointer<Float>,
+                         into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, workers: Int) {
+        if direct {
+            runDirectTask(item, of: directTasks(split: true, workers: workers), image: image, x, y)
+        } else if stage == 0 {
+            let c = inChannels
+            Self.copyWindow(x, images: image..<(image + 1), channels: (c * item / workers)..<(c * (item + 1) / workers),
+                            of: (c, inHeight, inWidth), top: padTop, left: padLeft, height: paddedHeight,
+                            width: paddedWidth, into: scratch, zeroing: true)
+            if item == 0 { (scratch + c * paddedHeight * paddedWidth).update(repeating: 0, count: paddedWidth + 64) }
+        } else {
+            // Each phase split over the workers: by bands of positions (whole blocks of columns)
+            // where there are enough, else by bands of output channels (whole panels of the packed
+            // weights); one band a worker and phase (two or four bands a worker cost more than
+            // they balance: 7-28% fewer images/s on A, B and C at batch 1).
+            func band(_ b: Int, of count: Int, unit: Int) -> Range<Int> {
+                func cut(_ k: Int) -> Int { min(count, (count * k / workers + unit - 1) / unit * unit) }
+                return cut(b)..<cut(b + 1)
+            }
+            let (p, b) = (item / workers, item % workers)
+            let positions = phases[p].y.outCount * phases[p].x.outCount
+            let s = scratch + worker * scratchPerWorker + gemmScratchOffset
+            if positions >= 2 * FastGemm.blockColumns * workers {
+                runFast(p, images: image..<(image + 1), channels: 0..<outChannels,
+                        columns: band(b, of: positions, unit: FastGemm.blockColumns), scratch, y, gemmScratch: s)
+            } else {
+                let channels = band(b, of: outChannels, unit: FastGemm.panelRows)
+                if !channels.isEmpty { runFast(p, images: image..<(image + 1), channels: channels, scratch, y, gemmScratch: s) }
+            }
+        }
+    }
+
+    /// The direct kernel's tasks per image: its phases, whole, or `split` into bands of rows so
+    /// that each worker has one.
+    private func directTasks(split: Bool, workers: Int) -> Int {
+        phases.count * (split ? (workers + phases.count - 1) / phases.count : 1)
+    }
+
+    /// Task `task` of an image's `tasks` on the direct kernel: a band of one phase's rows.
+    private func runDirectTask(_ task: Int, of tasks: Int, image: Int, _ x: UnsafePointer<Float>,
+                               _ y: UnsafeMutablePointer<Float>) {
+        let bands = tasks / phases.count
+        let (p, b) = (task / bands, task % bands)
+        let rows = phases[p].y.outCount
+        runDirect(p, image: image, rows: (rows * b / bands)..<(rows * (b + 1) / bands), x, y)
     }
 
     /// The range of u in 0..<count with 0 <= start + u * step < size (step >= 0).

@@ -33,6 +33,32 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// Stages run in order: every item of a stage is handed out once, and no item of the next
+    /// stage starts before all of this one are done (each item checks the stage before it).
+    func testStagesRunEachItemOnceAndInOrder() {
+        for workers in [1, 2, 3] {
+            for counts in [[2, 1, 4, 0, 3, 1], [1], [], [5, 5, 5, 5]] {
+                let lock = NSLock()
+                var seen = counts.map { [Int](repeating: 0, count: $0) }, early = 0, highest = -1
+                counts.withUnsafeBufferPointer { cb in
+                    Parallel.forStages(cb, maxWorkers: workers) { stage, item, worker in
+                        lock.lock()
+                        if let before = (0..<stage).last(where: { counts[$0] > 0 }), seen[before].contains(0) { early += 1 }
+                        lock.unlock()
+                        if item % 2 == 0 { usleep(300) }   // uneven work, so that the workers wait
+                        lock.lock()
+                        seen[stage][item] += 1
+                        highest = max(highest, worker)
+                        lock.unlock()
+                    }
+                }
+                XCTAssertEqual(seen, counts.map { [Int](repeating: 1, count: $0) }, "\(counts), \(workers) workers")
+                XCTAssertEqual(early, 0, "items started before the stage before them was done: \(counts), \(workers) workers")
+                XCTAssertLessThan(highest, max(1, workers), "\(counts), \(workers) workers")
+            }
+        }
+    }
+
     func testGroupsCoverTheBatchInRunsOfTheirSize() {
         for (count, group, workers) in [(64, 4, 2), (50, 16, 2), (5, 16, 3), (9, 1, 4), (0, 3, 2)] {
             let lock = NSLock()

@@ -73,6 +73,14 @@ void forger_gemv_rows(int k, int n, const float *x, const float *w, ptrdiff_t ld
 /// Returns *counter and adds 1 to it, atomically: workers claiming the next item of a shared list.
 ptrdiff_t forger_claim_next(ptrdiff_t *counter);
 
+/// Adds 1 to *counter, atomically, after everything the caller wrote before (release): a worker
+/// marking one item of a stage done.
+void forger_count_done(ptrdiff_t *counter);
+
+/// Spins until *counter reaches count, then sees everything written before each of those counts
+/// (acquire): a worker waiting for a stage's last items, which other workers are running.
+void forger_wait_count(const ptrdiff_t *counter, ptrdiff_t count);
+
 /// One phase of a correlation with few output channels, on one image, read straight from the
 /// unpadded input (rows and columns outside it read as zeros): for output rows t of
 /// row_begin..<row_end and columns u < columns, and each output channel o,
