@@ -103,32 +103,40 @@ AVX512 __attribute__((always_inline)) static inline void block(const int no, con
 
 typedef void (*block_fn)(const forger_direct_conv *, int, int, int, int);
 
-// One instance per channel count and kernel height (1 to 4 rows, or any): eight rows of
-// accumulators for one or two channels, four for three or four (at most 16 of the 32 registers
-// hold sums).
+// One instance per channel count, block height and kernel height (1 to 4 rows, or any): eight
+// or seven rows of accumulators for one or two channels (seven where it wastes fewer rows: 14
+// and 28 rows, C's and A's last layers), four for three or four (at most 16 of the 32
+// registers hold sums).
 #define BLOCK(no, rb, ty) \
-    AVX512 static void block_##no##_##ty(const forger_direct_conv *d, int o0, int t0, int t1, int u0) { \
+    AVX512 static void block_##no##_##rb##_##ty(const forger_direct_conv *d, int o0, int t0, int t1, int u0) { \
         block(no, rb, ty, d, o0, t0, t1, u0); \
     }
 #define BLOCKS(no, rb) BLOCK(no, rb, 0) BLOCK(no, rb, 1) BLOCK(no, rb, 2) BLOCK(no, rb, 3) BLOCK(no, rb, 4)
+#define ROW(no, rb) {block_##no##_##rb##_0, block_##no##_##rb##_1, block_##no##_##rb##_2, block_##no##_##rb##_3, \
+                     block_##no##_##rb##_4}
 BLOCKS(1, 8)
+BLOCKS(1, 7)
 BLOCKS(2, 8)
+BLOCKS(2, 7)
 BLOCKS(3, 4)
 BLOCKS(4, 4)
 
-static const block_fn blocks[4][5] = {
-    {block_1_0, block_1_1, block_1_2, block_1_3, block_1_4},
-    {block_2_0, block_2_1, block_2_2, block_2_3, block_2_4},
-    {block_3_0, block_3_1, block_3_2, block_3_3, block_3_4},
-    {block_4_0, block_4_1, block_4_2, block_4_3, block_4_4},
+/// [channels - 1][seven rows][kernel rows, 0 for any].
+static const block_fn blocks[4][2][5] = {
+    {ROW(1, 8), ROW(1, 7)},
+    {ROW(2, 8), ROW(2, 7)},
+    {ROW(3, 4), ROW(3, 4)},
+    {ROW(4, 4), ROW(4, 4)},
 };
 
 int forger_direct_phase(const forger_direct_conv *d, int row_begin, int row_end) {
     if (d->taps_x > 16) return 0;
     for (int o0 = 0; o0 < d->out_channels; o0 += 4) {
         int no = d->out_channels - o0 < 4 ? d->out_channels - o0 : 4;
-        block_fn run = blocks[no - 1][d->taps_y <= 4 ? d->taps_y : 0];
-        int rb = no <= 2 ? 8 : 4;
+        // Seven-row blocks where they compute fewer rows than eight-row ones.
+        int rows = row_end - row_begin, seven = no <= 2 && (rows + 6) / 7 * 7 < (rows + 7) / 8 * 8;
+        block_fn run = blocks[no - 1][seven][d->taps_y <= 4 ? d->taps_y : 0];
+        int rb = no <= 2 ? 8 - seven : 4;
         for (int t0 = row_begin; t0 < row_end; t0 += rb)
             for (int u0 = 0; u0 < d->columns; u0 += 16) run(d, o0, t0, row_end, u0);
     }
