@@ -4,5 +4,5 @@
 # Peers (optional): apt-get install -y python3-pil imagemagick
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product forger >/dev/null
+swift build -c release --static-swift-stdlib --product forger >/dev/null   # as Tools/setup.sh builds it
 .build/release/forger bench-imaging "$@"

@@ -31,7 +31,7 @@ case "$ROUNDS" in
 esac
 B=.bench
 mkdir -p "$B"
-swift build -c release >/dev/null
+swift build -c release --static-swift-stdlib >/dev/null   # as Tools/setup.sh builds it
 [ -f "$B/models/a/model.onnx" ] || /usr/bin/python3 Tools/bench_models.py "$B/models" >/dev/null 2>&1
 if [ ! -x "$B/venv/bin/python" ] || ! "$B/venv/bin/python" -c "import onnxruntime" 2>/dev/null; then
     /usr/bin/python3 -m venv --system-site-packages "$B/venv" && "$B/venv/bin/pip" install -q onnxruntime \

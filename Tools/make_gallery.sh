@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 F=.build/release/forger
-[ -x "$F" ] || swift build -c release --product forger
+[ -x "$F" ] || swift build -c release --static-swift-stdlib --product forger   # as Tools/setup.sh builds it
 G=docs/gallery
 mkdir -p "$G"
 $F sample mnist -n 64 --seed 1 -o $G/mnist-samples.png -q
