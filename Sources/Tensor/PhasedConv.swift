@@ -75,7 +75,7 @@ public struct PhasedConv: Sendable {
     /// panels of eight rows would be mostly empty, no padded copy).
     public let direct: Bool
     /// Most output channels for the direct path; tests move it to force one path or the other.
-    /// Up to four: B's last layer (three channels) runs at 55 GFLOP/s on it, against 21 on
+    /// Up to four: B's last layer (three channels) runs about three times as fast on it as on
     /// FastGemm, whose panels of eight rows are then mostly empty (`Tools/kernel_bench.sh`).
     nonisolated(unsafe) static var directMaximumChannels = 4
     /// Multiply-adds per image from which the direct path splits a single image over workers.
