@@ -8,8 +8,8 @@ static const float zero_row[32] __attribute__((aligned(64)));
 /// Output rows t0..<t0+rb (those below t1) and 16 columns from u0, for `no` output channels from
 /// o0. Every accumulator stays in a register across the whole depth (the loops over rows, kernel
 /// rows and channels unroll fully). For kernels of `fixed_ty` rows, each input row is loaded once
-/// per kernel column and feeds every output row it reaches (about a third of the loads for three
-/// rows); otherwise (fixed_ty 0) once per output row. Lanes whose input column lies outside the
+/// per kernel column and feeds every output row it reaches (10 loads in place of 24 for three
+/// kernel rows and eight output rows); otherwise (fixed_ty 0) once per output row. Lanes whose input column lies outside the
 /// image are masked off (a masked load never touches those addresses); rows outside it read
 /// `zero_row`.
 AVX512 __attribute__((always_inline)) static inline void block(const int no, const int rb, const int fixed_ty,
