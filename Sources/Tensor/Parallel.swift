@@ -72,9 +72,7 @@ public enum Parallel {
             let next = state.baseAddress!, done = next + counts.count
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 for (stage, count) in counts.enumerated() {
-                    while true {
-                        let item = forger_claim_next(next + stage)
-                        if item >= count { break }
+                    claim(next + stage, below: count) { item in
                         body(stage, item, w)
                         forger_count_done(done + stage)
                     }
@@ -95,12 +93,19 @@ public enum Parallel {
         var next = 0
         withUnsafeMutablePointer(to: &next) { counter in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                while true {
-                    let item = forger_claim_next(counter)
-                    if item >= count { break }
-                    body(item, w)
-                }
+                claim(counter, below: count) { body($0, w) }
             }
+        }
+    }
+
+    /// `body(item)` for the items this worker claims from the shared counter `next`, until all
+    /// of 0..<count are taken.
+    @inline(__always)
+    private static func claim(_ next: UnsafeMutablePointer<Int>, below count: Int, _ body: (Int) -> Void) {
+        while true {
+            let item = forger_claim_next(next)
+            if item >= count { return }
+            body(item)
         }
     }
 }

@@ -377,10 +377,7 @@ public struct PhasedConv: Sendable {
             runDirectTask(item, of: directTasks(split: true, workers: workers), image: image, x, y)
         } else if stage == 0 {
             let c = inChannels
-            Self.copyWindow(x, images: image..<(image + 1), channels: (c * item / workers)..<(c * (item + 1) / workers),
-                            of: (c, inHeight, inWidth), top: padTop, left: padLeft, height: paddedHeight,
-                            width: paddedWidth, into: scratch, zeroing: true)
-            if item == 0 { (scratch + c * paddedHeight * paddedWidth).update(repeating: 0, count: paddedWidth + 64) }
+            pad(x, images: image..<(image + 1), channels: (c * item / workers)..<(c * (item + 1) / workers), into: scratch)
         } else {
             // Each phase split over the workers: by bands of positions (whole blocks of columns)
             // where there are enough, else by bands of output channels (whole panels of the packed
@@ -571,14 +568,18 @@ public struct PhasedConv: Sendable {
         }
     }
 
-    /// Copies images into the zero-padded window, laid out (C, images, paddedHeight, paddedWidth),
-    /// zeroing only what the copy leaves (and the spare floats after the window that the shifted
-    /// products read past its end).
-    private func pad(_ x: UnsafePointer<Float>, images: Range<Int>, into xp: UnsafeMutablePointer<Float>) {
-        let size = inChannels * images.count * paddedHeight * paddedWidth
-        Self.copyWindow(x, images: images, channels: 0..<inChannels, of: (inChannels, inHeight, inWidth),
+    /// Copies channels `channels` of images into the zero-padded window, laid out (C, images,
+    /// paddedHeight, paddedWidth), zeroing only what the copy leaves; the (one non-empty) band from
+    /// channel 0 also zeroes the spare floats after the window that the shifted products read past
+    /// its end.
+    private func pad(_ x: UnsafePointer<Float>, images: Range<Int>, channels: Range<Int>? = nil,
+                     into xp: UnsafeMutablePointer<Float>) {
+        let channels = channels ?? 0..<inChannels
+        Self.copyWindow(x, images: images, channels: channels, of: (inChannels, inHeight, inWidth),
                         top: padTop, left: padLeft, height: paddedHeight, width: paddedWidth, into: xp, zeroing: true)
-        (xp + size).update(repeating: 0, count: paddedWidth + 64)
+        if channels.lowerBound == 0 && !channels.isEmpty {
+            (xp + inChannels * images.count * paddedHeight * paddedWidth).update(repeating: 0, count: paddedWidth + 64)
+        }
     }
 
     /// Copies channels `channels` of images `images` of x (N, C, H, W) into a window laid out
