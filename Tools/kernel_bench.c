@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <math.h>
 
 static double now(void) {
     struct timespec t;
@@ -82,6 +83,49 @@ static double direct(int o, int c, int h, int w, int ty, int tx, int rows, int c
     return best;
 }
 
+/// The channel-vector kernel on `phases` phases of rows x cols outputs, each a ty x tx kernel over
+/// c channels of an hp x wp padded window, into o output channels, `vectors` vectors a tile;
+/// checked once against a plain loop.
+static double chanvec(int o, int c, int hp, int wp, int ty, int tx, int rows, int cols, int phases, int step, int vectors) {
+    const int depth = c * ty * tx;
+    float *x = malloc(sizeof(float) * ((size_t)c * hp * wp + 64)), *wt = malloc(sizeof(float) * (size_t)o * depth);
+    float *y = calloc((size_t)o * rows * cols * phases, sizeof(float)), *bias = calloc((size_t)o, sizeof(float));
+    for (long i = 0; i < (long)c * hp * wp + 64; i++) x[i] = 0.001f * (float)(i % 5);
+    for (long i = 0; i < (long)o * depth; i++) wt[i] = 0.001f * (float)(i % 7);
+    float *packed = aligned_alloc(64, sizeof(float) * (forger_chanvec_packed_count(o, depth, vectors) + 16));
+    forger_chanvec_pack(o, depth, vectors, wt, packed);
+    ptrdiff_t *offsets = malloc(sizeof(ptrdiff_t) * depth);
+    for (int ch = 0; ch < c; ch++)
+        for (int ey = 0; ey < ty; ey++)
+            for (int ex = 0; ex < tx; ex++) offsets[(ch * ty + ey) * tx + ex] = (ptrdiff_t)ch * hp * wp + ey * wp + ex;
+    const int blocks = (o + 16 * vectors - 1) / (16 * vectors);
+    forger_chanvec_conv d = {o, depth, vectors, packed, offsets, 1, x, 0, wp, cols, y, 0, (ptrdiff_t)rows * cols * phases,
+                             (ptrdiff_t)cols * step, step, bias, FORGER_ACT_IDENTITY, 0};
+    forger_chanvec_phase(&d, 0, rows, 0, blocks);
+    double worst = 0;
+    for (int oc = 0; oc < o; oc++)
+        for (int t = 0; t < rows; t++)
+            for (int u = 0; u < cols; u++) {
+                double sum = 0;
+                for (int p = 0; p < depth; p++) sum += (double)wt[(size_t)oc * depth + p] * x[t * wp + u + offsets[p]];
+                double e = fabs(sum - y[(size_t)oc * rows * cols * phases + ((size_t)t * cols + u) * step]);
+                if (e > worst) worst = e;
+            }
+    if (worst > 1e-3) printf("chanvec: wrong result, off by %g\n", worst);
+    double flops = 2.0 * o * depth * rows * cols * phases;
+    int reps = (int)(3e8 / flops) + 1;
+    double best = 0;
+    for (int r = 0; r < 7; r++) {
+        double t = now();
+        for (int i = 0; i < reps; i++)
+            for (int p = 0; p < phases; p++) forger_chanvec_phase(&d, 0, rows, 0, blocks);
+        t = now() - t;
+        if (flops * reps / t / 1e9 > best) best = flops * reps / t / 1e9;
+    }
+    free(x); free(wt); free(y); free(bias); free(packed); free(offsets);
+    return best;
+}
+
 int main(void) {
     if (!forger_gemm_available()) {
         puts("kernel_bench: this CPU has no AVX-512; FastGemm is not used here");
@@ -103,6 +147,16 @@ int main(void) {
     printf("direct, B last: 3 channels, 4 phases 32x32, 64 ch x 2x2: %.1f GFLOP/s\n", direct(3, 64, 32, 32, 2, 2, 32, 32, 4, 2));
     printf("direct, A conv5: 1 channel, 28x28, 32 ch x 3x3:          %.1f GFLOP/s\n", direct(1, 32, 26, 26, 3, 3, 28, 28, 1, 1));
     printf("direct, C last: 1 channel, 4 phases 14x14, 64 ch x 2x2:  %.1f GFLOP/s\n", direct(1, 64, 14, 14, 2, 2, 14, 14, 4, 2));
+    printf("chanvec, A conv1 (phased) V4, step 2: %.1f GFLOP/s\n", chanvec(128, 256, 10, 10, 2, 2, 5, 5, 4, 2, 4));
+    printf("chanvec, A conv1 (phased) V4, step 1: %.1f GFLOP/s\n", chanvec(128, 256, 10, 10, 2, 2, 5, 5, 4, 1, 4));
+    printf("chanvec, A conv2 (phased) V2, step 2: %.1f GFLOP/s\n", chanvec(64, 128, 12, 12, 2, 2, 11, 11, 4, 2, 2));
+    printf("chanvec, A conv2 (phased) V4, step 2: %.1f GFLOP/s\n", chanvec(64, 128, 12, 12, 2, 2, 11, 11, 4, 2, 4));
+    printf("chanvec, A conv3 V1:          %.1f GFLOP/s\n", chanvec(64, 64, 26, 26, 3, 3, 24, 24, 1, 1, 1));
+    printf("chanvec, A conv3 V2:          %.1f GFLOP/s\n", chanvec(64, 64, 26, 26, 3, 3, 24, 24, 1, 1, 2));
+    printf("chanvec, A conv3 V4:          %.1f GFLOP/s\n", chanvec(64, 64, 26, 26, 3, 3, 24, 24, 1, 1, 4));
+    printf("chanvec, A conv4 V2:          %.1f GFLOP/s\n", chanvec(32, 64, 28, 28, 3, 3, 26, 26, 1, 1, 2));
+    printf("chanvec, B 8x8 -> 16x16 V4, step 2:   %.1f GFLOP/s\n", chanvec(128, 256, 10, 10, 2, 2, 8, 8, 4, 2, 4));
+    printf("chanvec, B 8x8 -> 16x16 V2, step 2:   %.1f GFLOP/s\n", chanvec(128, 256, 10, 10, 2, 2, 8, 8, 4, 2, 2));
     printf("FMA loop, one core, after: %.1f GFLOP/s\n", fma_peak());
     return 0;
 }

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-clang -O2 -I Sources/CGemm/include -I Sources/CGemm Tools/kernel_bench.c Sources/CGemm/gemm.c Sources/CGemm/direct.c -o "$out/kernel_bench"
+clang -O2 -I Sources/CGemm/include -I Sources/CGemm Tools/kernel_bench.c Sources/CGemm/gemm.c Sources/CGemm/direct.c Sources/CGemm/chanvec.c -lm -o "$out/kernel_bench"
 echo "one copy:"
 "$out/kernel_bench"
 echo "two copies at once:"

@@ -39,6 +39,10 @@ public struct PhasedConv: Sendable {
         /// With `fast`: where each product column reads the padded window (relative to a tap's
         /// row of channel 0), for a whole group of images.
         var positions: [Int32] = []
+        /// With `vectors`: the summed kernel packed for the channel-vector kernel, and where each
+        /// step of its depth reads the padded window (relative to the output position's place).
+        var vectorWeights: AlignedFloats?
+        var vectorOffsets: [Int] = []
     }
 
     /// Every axis reads consecutive input rows/columns (stride-1 conv, upsample + conv,
@@ -84,6 +88,13 @@ public struct PhasedConv: Sendable {
     /// panels are 8 rows, so few channels waste most of the multiply-adds (and still beat
     /// OpenBLAS's small kernels: 3 channels, on benchmark B's last layer).
     static let fastMinimumChannels = 3
+    /// With `fast`: vectors of 16 output channels a tile of the channel-vector kernel
+    /// (`ChannelVectors`), which then runs the phases in place of FastGemm; 0 where FastGemm does.
+    /// It needs output columns that read consecutive input columns and `channelVectorMinimumChannels`.
+    public let vectors: Int
+    /// Fewest output channels for the channel-vector kernel: below 16, most of its lanes would be
+    /// empty (FastGemm's panels are 8 rows). Tests move it to force one kernel or the other.
+    nonisolated(unsafe) static var channelVectorMinimumChannels = 16
     /// Where a worker's FastGemm scratch starts inside its region (after the padded window).
     let gemmScratchOffset: Int
     /// Few output channels: the sgemm computes the product transposed so its rows are positions.
@@ -161,6 +172,8 @@ public struct PhasedConv: Sendable {
             && xs.allSatisfy { $0.taps.count <= 16 }
         let fast = !direct && FastGemm.enabled && o >= Self.fastMinimumChannels && groupMost < Int(Int32.max)
         let tapMajor = shifted && !fast && !direct
+        let vectors = fast && o >= Self.channelVectorMinimumChannels && xs.allSatisfy { $0.inStep == 1 || $0.outCount == 1 || $0.taps.isEmpty }
+            ? ChannelVectors.vectors(channels: o, columns: xs.map(\.outCount)) : 0
         var phases: [Phase] = []
         weight.withUnsafeBufferPointer { src in
             for y in ys {
@@ -203,11 +216,33 @@ public struct PhasedConv: Sendable {
         columnScratch = col
         self.fast = fast
         self.direct = direct
-        leastImagesPerProduct = max(1, min(16, 4 * FastGemm.blockColumns / max(1, smallest)))
+        self.vectors = vectors
+        leastImagesPerProduct = vectors > 0 ? 1 : max(1, min(16, 4 * FastGemm.blockColumns / max(1, smallest)))
         if direct {
             imagesPerProduct = 1
             gemmScratchOffset = 0
             scratchPerWorker = 0
+        } else if vectors > 0 {
+            // Padded windows of a few images, one after another, read in place: as many as fit in
+            // about 512 KB, so that they stay in L2 with a block of weights (up to 256 KB), which
+            // every image then reuses (A's first layer has 2 MB of weights, more than L2 holds
+            // with the rest, and took a tenth longer fetching them again image by image).
+            let plane = paddedHeight * paddedWidth
+            imagesPerProduct = max(1, min(16, (1 << 17) / max(1, c * plane)))
+            gemmScratchOffset = imagesPerProduct * c * plane + paddedWidth + 64
+            scratchPerWorker = gemmScratchOffset
+            for i in phases.indices {
+                let ph = phases[i]
+                let ty = ph.y.taps.count, tx = ph.x.taps.count
+                var offsets = [Int](repeating: 0, count: ph.patch)
+                for ch in 0..<c {
+                    for ey in 0..<ty {
+                        for ex in 0..<tx { offsets[(ch * ty + ey) * tx + ex] = ch * plane + ey * paddedWidth + ex }
+                    }
+                }
+                phases[i].vectorOffsets = offsets
+                phases[i].vectorWeights = ChannelVectors.pack(channels: o, depth: ph.patch, vectors: vectors, ph.weight)
+            }
         } else if fast {
             // Every phase reads the zero-padded window through tables (no column matrix, no
             // spare positions); enough images per product to fill a few blocks of columns.
@@ -311,7 +346,13 @@ public struct PhasedConv: Sendable {
             let group = Parallel.groupSize(n, least: leastImagesPerProduct, most: imagesPerProduct, workers: workers)
             Parallel.forGroups(n, group: group, maxWorkers: workers) { images, worker in
                 let s = scratch + worker * region
-                if fast {
+                if vectors > 0 {
+                    // Image-major windows (each image's channels together), so that the kernel's
+                    // offsets are the same for any number of images.
+                    let window = inChannels * paddedHeight * paddedWidth
+                    for (gi, img) in images.enumerated() { pad(x, images: img..<(img + 1), into: s + gi * window) }
+                    for p in phases.indices { runVectors(p, images: images, tiles: 0..<vectorTiles(p), s, y) }
+                } else if fast {
                     pad(x, images: images, into: s)
                     for p in phases.indices { runFast(p, images: images, channels: 0..<outChannels, s, y, gemmScratch: s + gemmScratchOffset) }
                 } else if shifted {
@@ -388,6 +429,12 @@ public struct PhasedConv: Sendable {
                 return cut(b)..<cut(b + 1)
             }
             let (p, b) = (item / workers, item % workers)
+            if vectors > 0 {
+                // Rows of each block of channels, block by block, in even bands.
+                let tiles = vectorTiles(p)
+                runVectors(p, images: image..<(image + 1), tiles: (tiles * b / workers)..<(tiles * (b + 1) / workers), scratch, y)
+                return
+            }
             let positions = phases[p].y.outCount * phases[p].x.outCount
             let s = scratch + worker * scratchPerWorker + gemmScratchOffset
             if positions >= 2 * FastGemm.blockColumns * workers {
@@ -540,6 +587,40 @@ public struct PhasedConv: Sendable {
                                               scratch: gemmScratch)
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Rows times blocks of channels of phase `p` on the channel-vector kernel.
+    private func vectorTiles(_ p: Int) -> Int {
+        phases[p].y.outCount * ((outChannels + 16 * vectors - 1) / (16 * vectors))
+    }
+
+    /// Tiles `tiles` of phase `p` (of `vectorTiles(p)`: row t of block b is b * rows + t) of
+    /// `images` on the channel-vector kernel, from their padded windows, one after another at `xp`.
+    private func runVectors(_ p: Int, images: Range<Int>, tiles: Range<Int>, _ xp: UnsafePointer<Float>,
+                            _ y: UnsafeMutablePointer<Float>) {
+        let ph = phases[p], rows = ph.y.outCount, outPlane = outHeight * outWidth
+        let (code, slope) = activation.kernelCode
+        ph.vectorOffsets.withUnsafeBufferPointer { offsets in
+            bias.withUnsafeBufferPointer { b in
+                var d = forger_chanvec_conv(
+                    out_channels: Int32(outChannels), depth: Int32(ph.patch), vectors: Int32(vectors),
+                    weight: ph.vectorWeights!.base, offsets: offsets.baseAddress, images: Int32(images.count),
+                    x: xp + (ph.y.inStart - padTop) * paddedWidth + (ph.x.inStart - padLeft),
+                    x_image: inChannels * paddedHeight * paddedWidth, x_row: ph.y.inStep * paddedWidth,
+                    columns: Int32(ph.x.outCount),
+                    y: y + images.lowerBound * outChannels * outPlane + ph.y.outStart * outWidth + ph.x.outStart,
+                    y_image: outChannels * outPlane, y_plane: outPlane, y_row: ph.y.outStep * outWidth, y_column: ph.x.outStep,
+                    bias: b.baseAddress, activation: code, slope: slope)
+                var i = tiles.lowerBound
+                while i < tiles.upperBound {
+                    let (block, row) = i.quotientAndRemainder(dividingBy: rows)
+                    let end = min(rows, row + tiles.upperBound - i)
+                    let done = forger_chanvec_phase(&d, Int32(row), Int32(end), Int32(block), Int32(block + 1))
+                    precondition(done == 1, "the channel-vector kernel refused a phase it was built for")
+                    i += end - row
                 }
             }
         }

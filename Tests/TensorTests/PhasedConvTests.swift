@@ -79,8 +79,10 @@ final class PhasedConvTests: XCTestCase {
     /// ones, channel counts that are not whole panels), against the plain references.
     func testFastGemmPathMatchesNaive() throws {
         try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: FastGemm is not used")
-        defer { FastGemm.enabled = FastGemm.supported }
+        let saved = PhasedConv.channelVectorMinimumChannels
+        defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
         FastGemm.enabled = true
+        PhasedConv.channelVectorMinimumChannels = .max   // FastGemm for every channel count
         var v = Values(state: 11)
         let convs: [(ConvGeometry, Int, Int)] = [   // geometry, upsample, input side
             (ConvGeometry(inChannels: 5, outChannels: 8, kernel: 3, stride: 1, padding: 2), 1, 17),
@@ -112,6 +114,65 @@ final class PhasedConvTests: XCTestCase {
             XCTAssertTrue(p.fast)
             check(p, x, want, "fast: \(deep) \(act)")
         }
+        }
+    }
+
+    /// The channel-vector kernel (16 or more output channels on an AVX-512 CPU; here from one, to
+    /// cover lanes past the channels): 1, 2 and 4 vectors a tile, rows split into tiles of
+    /// columns, depths above a slice, blocks of channels that are not whole, strided stores for the phases of an upsample
+    /// or a conv-transpose, phases with no taps; batches and single images in bands, against the
+    /// plain references, and bit for bit against FastGemm (the same sums in the same order), so
+    /// that switching kernels moves no pixel. A strided conv stays on FastGemm.
+    func testChannelVectorPathMatchesNaiveAndFastGemm() throws {
+        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: the channel-vector kernel is not used")
+        let saved = PhasedConv.channelVectorMinimumChannels
+        defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
+        FastGemm.enabled = true
+        var v = Values(state: 13)
+        func both(_ make: () -> PhasedConv, _ x: Tensor, _ want: Tensor, vectors: Int, _ label: String) {
+            PhasedConv.channelVectorMinimumChannels = 1
+            let p = make()
+            XCTAssertEqual(p.vectors, vectors, label)
+            check(p, x, want, "channel vectors: " + label)
+            PhasedConv.channelVectorMinimumChannels = .max
+            let q = make()
+            XCTAssertTrue(q.fast && q.vectors == 0, label)
+            for workers in [1, 2] {
+                let (a, b) = (run(p, x, workers: workers).data, run(q, x, workers: workers).data)
+                XCTAssertEqual(zip(a, b).filter { $0.0.bitPattern != $0.1.bitPattern }.count, 0, "bit for bit: \(label)")
+            }
+        }
+        let convs: [(ConvGeometry, Int, Int, Int)] = [   // geometry, upsample, input side, vectors
+            // 32 columns: 3 tiles; a depth of 144, above a slice of 128 steps (partial sums between).
+            (ConvGeometry(inChannels: 16, outChannels: 20, kernel: 3, stride: 1, padding: 2), 1, 30, 2),
+            // 3 columns a phase; a depth of 20 x 4 taps, above a slice of 64 steps.
+            (ConvGeometry(inChannels: 20, outChannels: 70, kernel: 3, stride: 1, padding: 1), 2, 3, 4),
+            (ConvGeometry(inChannels: 4, outChannels: 9, kernel: 3, stride: 1, padding: 2), 1, 40, 1),    // 42 columns: 2 tiles
+            (ConvGeometry(inChannels: 3, outChannels: 24, kernel: 4, stride: 2, padding: 1), 1, 12, 0),   // strided: FastGemm
+        ]
+        for (g, u, side, vectors) in convs {
+            for act in [ActivationKind.relu, .tanh] {
+                let x = v.tensor([3, g.inChannels, side, side])
+                let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                both({ PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: side, inWidth: side, activation: act)! },
+                     x, want, vectors: vectors, "upsample \(u) then \(g) \(act)")
+            }
+        }
+        let transposed: [(ConvGeometry, Int)] = [
+            (ConvGeometry(inChannels: 40, outChannels: 16, kernel: 4, stride: 2, padding: 1), 1),
+            (ConvGeometry(inChannels: 3, outChannels: 17, kernel: 2, stride: 3, padding: 0, outputPadding: 2), 2),   // taps-less phases
+        ]
+        for (g, vectors) in transposed {
+            for act in [ActivationKind.identity, .sigmoid, .leakyReLU(slope: 0.2)] {
+                let x = v.tensor([3, g.inChannels, 7, 8])
+                let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
+                var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
+                act.apply(&want)
+                both({ PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 7, inWidth: 8, activation: act)! },
+                     x, want, vectors: vectors, "\(g) \(act)")
+            }
         }
     }
 

@@ -107,3 +107,40 @@ typedef struct {
 /// is above 16 or the build has no AVX-512 kernels; only call it when `forger_gemm_available()`
 /// returned 1.
 int forger_direct_phase(const forger_direct_conv *d, int row_begin, int row_end);
+
+/// One phase of a correlation on zero-padded windows, with sums for 16 * vectors output channels
+/// at up to `forger_chanvec_most_columns(vectors)` consecutive output columns in registers: for
+/// images i < images, output rows t of row_begin..<row_end, columns u < columns, and channels o of
+/// the blocks block_begin..<block_end (16 * vectors channels each, those below out_channels),
+///   y[i*y_image + o*y_plane + t*y_row + u*y_column] = act(bias[o] + sum over p < depth of
+///       W[o][p] * x[i*x_image + t*x_row + u + offsets[p]])
+/// with W packed by `forger_chanvec_pack`. Nothing of the input is copied: the weights are the
+/// vector operand, the input values broadcast.
+typedef struct {
+    int out_channels, depth, vectors;
+    const float *weight;
+    const ptrdiff_t *offsets;
+    int images;
+    const float *x;
+    ptrdiff_t x_image, x_row;
+    int columns;
+    float *y;
+    ptrdiff_t y_image, y_plane, y_row, y_column;
+    const float *bias;
+    int activation;
+    float slope;
+} forger_chanvec_conv;
+
+/// Floats `forger_chanvec_pack` writes: whole blocks of 16 * vectors channels.
+size_t forger_chanvec_packed_count(int out_channels, int depth, int vectors);
+
+/// Packs weight (out_channels x depth, row-major) in blocks of 16 * vectors channels, depth-major
+/// inside a block, zero past out_channels.
+void forger_chanvec_pack(int out_channels, int depth, int vectors, const float *weight, float *packed);
+
+/// Most output columns a tile of `vectors` vectors keeps in registers (0: no such tile).
+int forger_chanvec_most_columns(int vectors);
+
+/// Runs `forger_chanvec_conv`. Returns 0, doing nothing, for vectors other than 1, 2 or 4 or a
+/// build without AVX-512 kernels; only call it when `forger_gemm_available()` returned 1.
+int forger_chanvec_phase(const forger_chanvec_conv *d, int row_begin, int row_end, int block_begin, int block_end);
