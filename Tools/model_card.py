@@ -28,6 +28,21 @@ out = m["output"]
 lat = m["latent"]
 dist = lat["distribution"]
 prior = "N(0, 1)" if dist["kind"] == "normal" else "U(%s, %s)" % (dist["low"], dist["high"])
+# The commands keep the training machine's absolute paths; say where each root comes from.
+ROOTS = [
+    ("/work/shared/data", "`/work/shared/data` is the project's `../shared/data`"),
+    ("/tmp/lfw/lfwcrop-color-64", "`/tmp/lfw/lfwcrop-color-64` is `../shared/data/faces/lfwcrop-color-64.tar`, "
+                                  "extracted with `mkdir -p /tmp/lfw && tar xf ../shared/data/faces/lfwcrop-color-64.tar -C /tmp/lfw`"),
+    ("/usr/share/datasets/fashion-mnist", "`/usr/share/datasets/fashion-mnist` is Debian's `dataset-fashion-mnist` package"),
+    ("/work/train-runs", "`/work/train-runs` is a scratch folder outside the repository (any will do)"),
+]
+
+
+def paths_note(commands):
+    said = [text for root, text in ROOTS if root in commands]
+    return ["The paths are those of the training machine: " + "; ".join(said) + ".", ""] if said else []
+
+
 lines = [
     "# %s — %s" % (m["name"], a.title), "",
     m.get("description", ""), "",
@@ -48,6 +63,7 @@ lines = [
         losses.get("discriminator", float("nan")), losses.get("generator", float("nan")),
         losses.get("d_real", float("nan")), losses.get("d_fake", float("nan"))),
     "", "## Training command", "", "```sh", t.get("command", "?"), "```", "",
+] + paths_note(t.get("command", "") + " " + a.eval_command) + [
     "Training progress (sample grids of a fixed noise batch):", "", "![progress](progress.gif)", "",
     "## Evaluation", "", "```sh", a.eval_command, "```", "", "```", open(a.eval_output).read().rstrip(), "```", "",
 ]
