@@ -2,8 +2,10 @@
 // Built and run by Tools/kernel_bench.sh. Prints GFLOP/s for an FMA loop (16 independent
 // AVX-512 chains: the per-core peak), for forger_gemm on implicit-matrix products shaped as
 // benchmark A's and B's layers (m output channels, k = channels x taps, n positions), and for
-// the direct kernel (forger_direct_phase) on the last layers of A, B and C; each the best of 7
-// timed rounds, counting the multiply-adds of the output positions computed.
+// the direct kernel (forger_direct_phase) on the last layers of A, B and C, and for the
+// channel-vector kernel (forger_chanvec_phase) on A's and B's layers at 1, 2 or 4 vectors a tile
+// (step 2: the strided stores of an upsample's phases), checked once against a plain loop; each
+// the best of 7 timed rounds, counting the multiply-adds of the output positions computed.
 #include "forger_gemm.h"
 #include <immintrin.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 #!/bin/sh
-# FastGemm's kernel and the direct kernel alone against the FMA peak (Tools/kernel_bench.c), on
+# FastGemm's kernel, the direct kernel and the channel-vector kernel alone against the FMA peak (Tools/kernel_bench.c), on
 # one core, then on both cores at once (two copies side by side, each line prefixed by its copy).
 #   Tools/kernel_bench.sh
 set -eu
