@@ -1,12 +1,12 @@
 #include "forger_gemm.h"
 #include "lanes.h"
-#include <string.h>
 
 // The channel-vector kernel: sums for 16 * V output channels (V vectors) at N consecutive output
-// positions of one row stay in registers across the whole depth. Each step of the depth loads V
-// vectors of packed weights and broadcasts N input values straight from the padded window, so
-// there is no packed copy of the input at all; the sums are turned to the output's layout
-// through a small block on the stack at the end.
+// positions of one row stay in registers over a slice of the depth. Each step of the depth loads
+// V vectors of packed weights and broadcasts N input values straight from the padded window, so
+// there is no packed copy of the input at all. A slice of the weights (16 KB) stays in L1 while a
+// chunk of tiles passes over it, their sums waiting on the stack between slices; at the end they
+// are turned to the output's layout through a small block on the stack.
 
 size_t forger_chanvec_packed_count(int out_channels, int depth, int vectors) {
     const int width = 16 * vectors;
@@ -32,6 +32,11 @@ int forger_chanvec_most_columns(int vectors) {
 }
 
 #if defined(__x86_64__)
+/// Depth steps a slice: 16 KB of a block's weights, which stay in L1 while a chunk of up to
+/// CHUNK tiles passes over them (their partial sums, at most 13 KB, wait between slices).
+/// TILE_FLOATS: the most sums a tile holds (two vectors at 13 columns).
+enum { SLICE_FLOATS = 4096, CHUNK = 8, TILE_FLOATS = 16 * 26 };
+
 /// Sums for channels o0 ..< o0 + 16V (those below out_channels) at columns u0 ..< u0 + N of the
 /// row whose window starts at `x` and whose output starts at `y` (channel 0, column 0), over
 /// depth steps p0 ..< p1 (w: the block's weights from p0). A tile that does not start the depth
@@ -68,7 +73,7 @@ AVX512 __attribute__((always_inline)) static inline void tile(const int V, const
         return;
     }
     // Bias and activation per vector, then through the stack block to (channel, column).
-    float block[24 * 64] __attribute__((aligned(64)));
+    float block[TILE_FLOATS] __attribute__((aligned(64)));
 #pragma clang loop unroll(full)
     for (int v = 0; v < V; v++) {
         const __m512 bias = _mm512_maskz_loadu_ps(forger_lanes(d->out_channels - o0 - 16 * v), d->bias + o0 + 16 * v);
@@ -117,10 +122,6 @@ static const tile_fn tiles1[24] = {LIST13(1), tile_1_14, tile_1_15, tile_1_16, t
                                    tile_1_20, tile_1_21, tile_1_22, tile_1_23, tile_1_24};
 static const tile_fn tiles2[13] = {LIST13(2)};
 static const tile_fn tiles4[6] = {LIST6(4)};
-
-/// Depth steps a slice: 16 KB of a block's weights, which stay in L1 while a chunk of up to
-/// CHUNK tiles passes over them (their partial sums, at most 13 KB, wait between slices).
-enum { SLICE_FLOATS = 4096, CHUNK = 8, TILE_FLOATS = 16 * 26 };   // 26: the most sums a tile holds (2 x 13)
 
 int forger_chanvec_phase(const forger_chanvec_conv *d, int row_begin, int row_end, int block_begin, int block_end) {
     const int V = d->vectors, most = forger_chanvec_most_columns(V);

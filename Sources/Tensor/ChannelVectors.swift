@@ -3,17 +3,17 @@ import Foundation
 
 /// The channel-vector kernel (CGemm's `chanvec.c`) for `PhasedConv`'s phases with many output
 /// channels: sums for 16, 32 or 64 output channels (1, 2 or 4 vectors) at up to 24, 13 or 6
-/// consecutive output columns stay in registers across the whole depth. The packed weights are
-/// the vector operand and the input values are broadcast straight from the padded window, so no
-/// block of the input is packed (FastGemm's cost that grows as the channels shrink).
+/// consecutive output columns stay in registers over each 16 KB slice of the weights. The packed
+/// weights are the vector operand and the input values are broadcast straight from the padded
+/// window, so no block of the input is packed (FastGemm's cost that grows as the channels shrink).
 /// `Tools/kernel_bench.sh` compares the two on benchmark A's and B's layer shapes.
 enum ChannelVectors {
     /// Vectors a tile for `channels` output channels and phases whose rows have `columns`
     /// outputs: two or four, whichever keeps more sums in registers that are real outputs (lanes
     /// past the channels and columns the tiles split unevenly count for nothing), two on a tie
-    /// (A's third layer: 159 against 156 GFLOP/s); one only for 16 channels or fewer (a vector of
-    /// weights and a broadcast for each multiply-add: 141 GFLOP/s on A's third layer).
-    /// `Tools/kernel_bench.sh` has these figures.
+    /// (A's third layer: 159-169 against 156-164 GFLOP/s); one only for 16 channels or fewer (a
+    /// vector of weights and a broadcast for each multiply-add: 140-154 GFLOP/s on A's third
+    /// layer). `Tools/kernel_bench.sh` prints these figures.
     static func vectors(channels: Int, columns: [Int]) -> Int {
         if channels <= 16 { return 1 }
         var best = (vectors: 0, score: 0.0)
