@@ -119,10 +119,11 @@ final class PhasedConvTests: XCTestCase {
 
     /// The channel-vector kernel (16 or more output channels on an AVX-512 CPU; here from one, to
     /// cover lanes past the channels): 1, 2 and 4 vectors a tile, rows split into tiles of
-    /// columns, depths above a slice, blocks of channels that are not whole, strided stores for the phases of an upsample
-    /// or a conv-transpose, phases with no taps; batches and single images in bands, against the
-    /// plain references, and bit for bit against FastGemm (the same sums in the same order), so
-    /// that switching kernels moves no pixel. A strided conv stays on FastGemm.
+    /// columns, depths above a slice, blocks of channels that are not whole, strided stores for
+    /// the phases of an upsample or a conv-transpose, phases with no taps; batches and single
+    /// images in bands, against the plain references, and bit for bit against FastGemm (the same
+    /// sums in the same order), so that switching kernels moves no pixel. A strided conv stays on
+    /// FastGemm.
     func testChannelVectorPathMatchesNaiveAndFastGemm() throws {
         try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: the channel-vector kernel is not used")
         let saved = PhasedConv.channelVectorMinimumChannels
