@@ -158,7 +158,7 @@ final class InferencePlan: @unchecked Sendable {
             readsPing.append(onPing)
             switch s {
             case .dense(_, _, let outF, _, _, _):
-                stages.append((i, 0, outF >= 256 ? self.workers : 1)); onPing.toggle()
+                stages.append((i, 0, Self.denseBands(outF, workers: self.workers))); onPing.toggle()
             case .phased(let p):
                 if let items = p.stageItems(workers: self.workers) {
                     stages += items.enumerated().map { (i, $0.offset, $0.element) }
@@ -264,6 +264,10 @@ final class InferencePlan: @unchecked Sendable {
         }
     }
 
+    /// Bands of output columns a dense step on fewer rows than workers splits into: one per worker
+    /// from 256 columns, else one (a narrow layer takes less than a hand-off costs).
+    static func denseBands(_ outFeatures: Int, workers: Int) -> Int { outFeatures >= 256 ? workers : 1 }
+
     /// Rows `rows`, output columns `columns` of a dense step: the product, then bias and activation.
     private func dense(_ step: Step, rows: Range<Int>, columns colsR: Range<Int>, x: UnsafeMutablePointer<Float>,
                        y: UnsafeMutablePointer<Float>) {
@@ -323,7 +327,7 @@ final class InferencePlan: @unchecked Sendable {
         case .dense(_, _, let outF, _, _, _):
             // Many rows: split the batch; few: split the output columns.
             let byRows = n >= workers
-            Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : (outF >= 256 ? workers : 1)) { r, _ in
+            Parallel.forChunks(byRows ? n : outF, maxWorkers: byRows ? workers : Self.denseBands(outF, workers: workers)) { r, _ in
                 dense(step, rows: byRows ? r : 0..<n, columns: byRows ? 0..<outF : r, x: x, y: y)
             }
             return true

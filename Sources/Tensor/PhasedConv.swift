@@ -228,20 +228,16 @@ public struct PhasedConv: Sendable {
             // about 512 KB, so that they stay in L2 with a block of weights (up to 256 KB), which
             // every image then reuses (A's first layer has 2 MB of weights, more than L2 holds with
             // the rest; taken image by image, with no depth slices, A ran at 0.94x FastGemm's build).
-            let plane = paddedHeight * paddedWidth
+            let plane = paddedHeight * paddedWidth, rowStride = paddedWidth
             imagesPerProduct = max(1, min(16, (1 << 17) / max(1, c * plane)))
             gemmScratchOffset = imagesPerProduct * c * plane + paddedWidth + 64
             scratchPerWorker = gemmScratchOffset
             for i in phases.indices {
                 let ph = phases[i]
-                let ty = ph.y.taps.count, tx = ph.x.taps.count
-                var offsets = [Int](repeating: 0, count: ph.patch)
-                for ch in 0..<c {
-                    for ey in 0..<ty {
-                        for ex in 0..<tx { offsets[(ch * ty + ey) * tx + ex] = ch * plane + ey * paddedWidth + ex }
-                    }
+                phases[i].vectorOffsets = [Int](unsafeUninitializedCapacity: ph.patch) { offsets, count in
+                    if let base = offsets.baseAddress { Self.tapOffsets(ph, channels: c, channelStride: plane, rowStride: rowStride, into: base) }
+                    count = ph.patch
                 }
-                phases[i].vectorOffsets = offsets
                 phases[i].vectorWeights = ChannelVectors.pack(channels: o, depth: ph.patch, vectors: vectors, ph.weight)
             }
         } else if fast {
@@ -564,17 +560,12 @@ public struct PhasedConv: Sendable {
                          _ xp: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                          gemmScratch: UnsafeMutablePointer<Float>) {
         let ph = phases[p]
-        let ty = ph.y.taps.count, tx = ph.x.taps.count, taps = ty * tx
         let g = images.count, plane = paddedHeight * paddedWidth
         let q = columns ?? 0..<(g * ph.y.outCount * ph.x.outCount)
         if q.isEmpty { return }
         let c0 = channels.lowerBound, outPlane = outHeight * outWidth
         withUnsafeTemporaryAllocation(of: Int.self, capacity: max(1, ph.patch)) { offsets in
-            for ch in 0..<inChannels {
-                for ey in 0..<ty {
-                    for ex in 0..<tx { offsets[ch * taps + ey * tx + ex] = ch * g * plane + ey * paddedWidth + ex }
-                }
-            }
+            Self.tapOffsets(ph, channels: inChannels, channelStride: g * plane, rowStride: paddedWidth, into: offsets.baseAddress!)
             bias.withUnsafeBufferPointer { b in
                 ph.packed.withUnsafeBufferPointer { a in
                     ph.positions.withUnsafeBufferPointer { at in
@@ -589,6 +580,19 @@ public struct PhasedConv: Sendable {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Where each step of a phase's depth (channel c, tap ey, ex: c * taps + ey * taps.x + ex, the
+    /// order of its summed kernel) reads a padded window, relative to the output position's place:
+    /// FastGemm's rows of B and the channel-vector kernel's broadcasts.
+    static func tapOffsets(_ ph: Phase, channels: Int, channelStride: Int, rowStride: Int,
+                           into offsets: UnsafeMutablePointer<Int>) {
+        let ty = ph.y.taps.count, tx = ph.x.taps.count
+        for ch in 0..<channels {
+            for ey in 0..<ty {
+                for ex in 0..<tx { offsets[(ch * ty + ey) * tx + ex] = ch * channelStride + ey * rowStride + ex }
             }
         }
     }
