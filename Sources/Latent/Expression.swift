@@ -9,7 +9,7 @@ public enum LatentAtom: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .seed(let s): return "seed:\(s)"
-        case .name(let n): return n
+        case .name(let n): return n.contains("-") ? "{\(n)}" : n
         }
     }
 }
@@ -39,8 +39,10 @@ public struct ExpressionError: Error, Equatable, CustomStringConvertible {
 ///     term    := unary (('*' | '/') unary)*      -- number*latent, latent*number, latent/number
 ///     unary   := ('-' | '+') unary | primary
 ///     primary := NUMBER | '(' expr ')' | 'mean' '(' expr (',' expr)* ')' | 'seed' ':' INTEGER | NAME
+///              | '{' NAME- '}'
 ///
-/// NAME is a letter or '_' followed by letters, digits or '_'. Constant subexpressions such as
+/// NAME is a letter or '_' followed by letters, digits or '_'; NAME- may also hold '-', for
+/// library names such as `{sefa-3}` (a bare `sefa-3` is sefa minus 3). Constant subexpressions such as
 /// `2*3` or `-(0.5)` fold into one coefficient.
 public indirect enum LatentExpression: Equatable, Sendable, CustomStringConvertible {
     public typealias Atom = LatentAtom
@@ -167,7 +169,7 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
 
 private struct Token {
     enum Kind: Equatable {
-        case number(Double), name(String)
+        case number(Double), name(String), quotedName(String)
         case plus, minus, star, slash, open, close, comma, colon, end
     }
     var kind: Kind
@@ -226,6 +228,18 @@ private struct ExpressionParser {
                 let text = String(chars[i..<j])
                 tokens.append(Token(kind: .name(text), column: column, text: text))
                 i = j
+            } else if c == "{" {
+                guard let close = chars[i...].firstIndex(of: "}") else {
+                    throw ExpressionError(message: "'{' has no closing '}'", column: column, source: source)
+                }
+                let text = String(chars[(i + 1)..<close])
+                guard let first = text.first, isNameStart(first), text.last != "-",
+                      text.allSatisfy({ isNamePart($0) || $0 == "-" }) else {
+                    throw ExpressionError(message: "'{\(text)}' is not a name: a letter or '_', then letters, digits, '_' or '-'",
+                                          column: column, source: source)
+                }
+                tokens.append(Token(kind: .quotedName(text), column: column, text: "{\(text)}"))
+                i = close + 1
             } else {
                 throw ExpressionError(message: "unexpected character '\(c)'", column: column, source: source)
             }
@@ -348,7 +362,7 @@ private struct ExpressionParser {
             }
             position += 1
             return .latent(.atom(.seed(seed)))
-        case .name(let name):
+        case .name(let name), .quotedName(let name):
             position += 1
             return .latent(.atom(.name(name)))
         default:

@@ -1,78 +1,6 @@
 import Foundation
+import NN
 import Tensor
-
-/// Eigenvalues and unit eigenvectors of a real symmetric matrix, eigenvalues descending.
-/// Each eigenvector's sign is fixed so that its largest-magnitude component (lowest index on
-/// ties) is positive.
-public struct SymmetricEigen: Sendable {
-    public var values: [Double]
-    /// vectors[i] belongs to values[i].
-    public var vectors: [[Double]]
-
-    /// Cyclic Jacobi rotations (fine up to a few hundred rows). Stops when the off-diagonal
-    /// Frobenius norm falls below 1e-13 of the matrix's, or after 100 sweeps. The input must be
-    /// square and symmetric (checked to 1e-9 relative).
-    public static func decompose(_ matrix: [[Double]]) -> SymmetricEigen {
-        let n = matrix.count
-        precondition(matrix.allSatisfy { $0.count == n }, "a symmetric eigenproblem needs a square matrix")
-        if n == 0 { return SymmetricEigen(values: [], vectors: []) }
-        var a = matrix.flatMap { $0 }
-        var v = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { v[i * n + i] = 1 }
-        let total = a.reduce(0) { $0 + $1 * $1 }
-        for i in 0..<n {
-            for j in 0..<i {
-                precondition(abs(a[i * n + j] - a[j * n + i]) <= 1e-9 * max(total.squareRoot(), 1e-300),
-                             "matrix is not symmetric at (\(i), \(j))")
-            }
-        }
-        a.withUnsafeMutableBufferPointer { a in
-            v.withUnsafeMutableBufferPointer { v in
-                for _ in 0..<100 {
-                    var off = 0.0
-                    for i in 0..<n { for j in 0..<n where j != i { off += a[i * n + j] * a[i * n + j] } }
-                    if off <= 1e-26 * total || off == 0 { break }
-                    for p in 0..<(n - 1) {
-                        for q in (p + 1)..<n {
-                            let apq = a[p * n + q]
-                            if apq == 0 { continue }
-                            let theta = (a[q * n + q] - a[p * n + p]) / (2 * apq)
-                            let t = abs(theta) > 1e150 ? 1 / (2 * theta)
-                                : (theta >= 0 ? 1 : -1) / (abs(theta) + (theta * theta + 1).squareRoot())
-                            let c = 1 / (t * t + 1).squareRoot(), s = t * c
-                            for k in 0..<n {           // columns p, q of A
-                                let akp = a[k * n + p], akq = a[k * n + q]
-                                a[k * n + p] = c * akp - s * akq
-                                a[k * n + q] = s * akp + c * akq
-                            }
-                            for k in 0..<n {           // rows p, q of A
-                                let apk = a[p * n + k], aqk = a[q * n + k]
-                                a[p * n + k] = c * apk - s * aqk
-                                a[q * n + k] = s * apk + c * aqk
-                            }
-                            a[p * n + q] = 0
-                            a[q * n + p] = 0
-                            for k in 0..<n {           // columns p, q of V
-                                let vkp = v[k * n + p], vkq = v[k * n + q]
-                                v[k * n + p] = c * vkp - s * vkq
-                                v[k * n + q] = s * vkp + c * vkq
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let order = (0..<n).sorted { a[$0 * n + $0] != a[$1 * n + $1] ? a[$0 * n + $0] > a[$1 * n + $1] : $0 < $1 }
-        let vectors: [[Double]] = order.map { j in
-            var col = (0..<n).map { v[$0 * n + j] }
-            var big = 0
-            for i in 1..<n where abs(col[i]) > abs(col[big]) { big = i }
-            if col[big] < 0 { col = col.map { -$0 } }
-            return col
-        }
-        return SymmetricEigen(values: order.map { a[$0 * n + $0] }, vectors: vectors)
-    }
-}
 
 /// SeFa, closed-form factorization (Shen and Zhou 2021): the latent directions the first layer
 /// is most sensitive to are the top eigenvectors of W W^T, with W (Z, K) holding one row per
@@ -123,15 +51,50 @@ public enum SeFa {
                 for i in 0..<nz { w[i * k + j] *= inv }
             }
         }
-        var g = [[Double]](repeating: [Double](repeating: 0, count: nz), count: nz)   // (Z, Z)
+        var g = [Double](repeating: 0, count: nz * nz)   // (Z, Z)
         for i in 0..<nz {
             for j in i..<nz {
                 var s = 0.0
                 for c in 0..<k { s += w[i * k + c] * w[j * k + c] }
-                g[i][j] = s
-                g[j][i] = s
+                g[i * nz + j] = s
+                g[j * nz + i] = s
             }
         }
-        return SymmetricEigen.decompose(g)
+        return try SymmetricEigen.decompose(g, n: nz)
+    }
+
+    /// W (Z, K) of a generator's first layer, latent rows only: leading reshapes and flattens
+    /// are skipped; the first layer with weights must be a Linear on a flat input or a
+    /// ConvTranspose2d on a (joined, 1, 1) input. For a conditional model that concatenates
+    /// an embedding, the embedding's rows are left out; a multiplying one keeps all Z rows.
+    /// Anything else is refused with a message naming the layer.
+    public static func weightMatrix(of generator: Generator, modelName: String) throws -> Tensor {
+        let z = generator.latentSize
+        let joined = generator.conditioning?.joinedSize(latentSize: z) ?? z
+        let latentRows: Range<Int> = generator.conditioning?.join == .concatLabelFirst ? (joined - z)..<joined : 0..<z
+        var input = generator.inputShape
+        for (i, layer) in generator.layers.enumerated() {
+            func refuse(_ why: String) -> LatentError {
+                .invalidOption("SeFa factorises the first layer, but layer \(i) of '\(modelName)' (\(layer.kind)) \(why); "
+                    + "use --method ganspace, which works on any generator")
+            }
+            switch layer {
+            case .reshape, .flatten:
+                input = generator.shapes[i]
+                continue
+            case .linear(let w, _):
+                guard input.count == 1 else { throw refuse("sees an input of shape \(describeShape(input)), not a flat latent") }
+                let full = try weightMatrix(w, layer: .linear)                    // (joined, out)
+                return full.rows(latentRows)                                       // (Z, out)
+            case .convTranspose2d(let w, _, _):
+                guard input.count == 3, input[1] == 1, input[2] == 1 else {
+                    throw refuse("sees an input of shape \(describeShape(input)), not a latent viewed as (\(joined), 1, 1)")
+                }
+                return try weightMatrix(w, layer: .convTranspose).rows(latentRows) // (Z, C kH kW)
+            default:
+                throw refuse("is neither linear nor a transposed convolution")
+            }
+        }
+        throw LatentError.invalidOption("SeFa needs a first layer with weights, but '\(modelName)' has none")
     }
 }

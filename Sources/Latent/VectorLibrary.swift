@@ -14,6 +14,40 @@ public struct VectorLibrary: Codable, Equatable, Sendable {
     public enum Method: String, Codable, Sendable, CaseIterable {
         case meanDifference = "mean-difference"
         case biasCorrected = "bias-corrected"
+        /// Discovered directions (`forger directions`): unit vectors.
+        case sefa
+        case ganspace
+        case boundary
+    }
+
+    /// What a discovered direction scored, and its scale: a direction's entry carries one.
+    public struct DirectionInfo: Codable, Equatable, Sendable {
+        /// 0 for the most important direction of its method.
+        public var rank: Int
+        /// SeFa: the eigenvalue of W W^T.
+        public var eigenvalue: Double?
+        /// GANSpace: the share of the activations' variance its component explains.
+        public var varianceRatio: Double?
+        /// Boundary: the share of its labelled latents on their own side.
+        public var accuracy: Double?
+        /// The latents' standard deviation along the direction (the prior's for SeFa and
+        /// boundaries, the samples' for GANSpace): edits are in units of it.
+        public var sigma: Double
+        /// GANSpace: the layer (as `forger info` numbers them) whose activations were used.
+        public var layer: Int?
+
+        public init(rank: Int, eigenvalue: Double? = nil, varianceRatio: Double? = nil, accuracy: Double? = nil,
+                    sigma: Double, layer: Int? = nil) {
+            self.rank = rank; self.eigenvalue = eigenvalue; self.varianceRatio = varianceRatio
+            self.accuracy = accuracy; self.sigma = sigma; self.layer = layer
+        }
+
+        /// The eigenvalue, variance ratio or accuracy, whichever the method has.
+        public var score: Double? { eigenvalue ?? varianceRatio ?? accuracy }
+
+        enum CodingKeys: String, CodingKey {
+            case rank, eigenvalue, varianceRatio, accuracy, sigma, layer
+        }
     }
 
     public struct Entry: Codable, Equatable, Sendable {
@@ -24,18 +58,22 @@ public struct VectorLibrary: Codable, Equatable, Sendable {
         public var method: Method
         /// Where the vector came from (latent files, label files, expressions), for the record.
         public var sources: [String]
+        /// Set for discovered directions, nil for attribute vectors.
+        public var direction: DirectionInfo?
 
-        public init(model: String, modelHash: String, vector: [Float], method: Method, sources: [String]) {
+        public init(model: String, modelHash: String, vector: [Float], method: Method, sources: [String],
+                    direction: DirectionInfo? = nil) {
             self.model = model
             self.modelHash = modelHash
             self.size = vector.count
             self.vector = vector
             self.method = method
             self.sources = sources
+            self.direction = direction
         }
 
         enum CodingKeys: String, CodingKey {
-            case model, modelHash, size, vector, method, sources
+            case model, modelHash, size, vector, method, sources, direction
         }
     }
 
@@ -68,16 +106,19 @@ public struct VectorLibrary: Codable, Equatable, Sendable {
         vectors[name] = entry
     }
 
-    /// Names are expression identifiers, so that they can be used in latent arithmetic.
-    static func checkName(_ name: String) throws {
+    /// Names are a letter or '_' followed by letters, digits, '_' or '-' (not ending in '-'),
+    /// so that directions can be called `sefa-0`. Latent arithmetic reads a name without '-' as
+    /// it is and one with '-' in braces, `{sefa-0}`, since a bare '-' there subtracts.
+    public static func checkName(_ name: String) throws {
         let chars = Array(name)
         func ok(_ c: Character, first: Bool) -> Bool {
-            c == "_" || (c.isASCII && c.isLetter) || (!first && c.isASCII && c.isNumber)
+            c == "_" || (c.isASCII && c.isLetter) || (!first && ((c.isASCII && c.isNumber) || c == "-"))
         }
         guard let f = chars.first, ok(f, first: true), chars.dropFirst().allSatisfy({ ok($0, first: false) }),
-              name != "mean", name != "seed" else {
+              chars.last != "-", name != "mean", name != "seed" else {
             throw LatentError.invalidOption(
-                "'\(name)' is not a valid vector name: use a letter or '_' followed by letters, digits or '_' (not 'mean' or 'seed')")
+                "'\(name)' is not a valid vector name: use a letter or '_' followed by letters, digits, '_' or '-' "
+                + "(not ending in '-', not 'mean' or 'seed')")
         }
     }
 

@@ -5,7 +5,7 @@ import Tensor
 final class SeFaTests: XCTestCase {
     func matVec(_ m: [[Double]], _ v: [Double]) -> [Double] { m.map { row in zip(row, v).reduce(0) { $0 + $1.0 * $1.1 } } }
 
-    func testTwoByTwoClosedForm() {
+    func testTwoByTwoClosedForm() throws {
         // [[2, 1], [1, 2]]: eigenvalues 3 and 1, eigenvectors (1, 1)/sqrt 2 and (1, -1)/sqrt 2.
         let e = SymmetricEigen.decompose([[2, 1], [1, 2]])
         assertClose(e.values[0], 3, tolerance: 1e-12)
@@ -14,7 +14,7 @@ final class SeFaTests: XCTestCase {
         for (x, y) in zip(e.vectors[0] + e.vectors[1], [h, h, h, -h]) { assertClose(x, y, tolerance: 1e-12) }
     }
 
-    func testKnownDecompositionFromHouseholderReflection() {
+    func testKnownDecompositionFromHouseholderReflection() throws {
         // Q = I - 2 w w^T (orthogonal, symmetric); A = Q diag(lambda) Q^T has eigenpairs (lambda_i, Q e_i).
         let w0 = [1.0, 2, 3, 4], wn = w0.map { $0 / 30.0.squareRoot() }
         let q = (0..<4).map { i in (0..<4).map { j in (i == j ? 1 : 0) - 2 * wn[i] * wn[j] } }
@@ -28,7 +28,7 @@ final class SeFaTests: XCTestCase {
         }
     }
 
-    func testRandomSymmetricMatrixResidualsAndOrthonormality() {
+    func testRandomSymmetricMatrixResidualsAndOrthonormality() throws {
         var rng = SplitMix64(seed: 11)
         let n = 30
         var a = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
