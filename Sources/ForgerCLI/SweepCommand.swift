@@ -20,7 +20,11 @@ struct SweepCommand: ParsableCommand {
     var base = "seed:0"
     @Option(help: "Dimensions: a list or ranges, e.g. 0..9 or 3,17,42 (default: the first 10).")
     var dims: String?
-    @Option(parsing: .unconditional, help: "Values as LOW..HIGH, e.g. -2..2 (default: the prior's spread).")
+    @Option(help: "Sweep along directions from this vector library (forger directions -o) instead of axes.")
+    var directions: String?
+    @Option(help: "With --directions: the directions to sweep, comma-separated (default: the 10 most important).")
+    var names: String?
+    @Option(parsing: .unconditional, help: "Values as LOW..HIGH, e.g. -2..2 (default: the prior's spread; with --directions, -3..3 sigma).")
     var range: String?
     @Option(help: "Values per dimension.")
     var steps = 9
@@ -35,50 +39,108 @@ struct SweepCommand: ParsableCommand {
         guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
         if top != nil && !rank { throw ValidationError("--top keeps the top dimensions of --rank; add --rank") }
+        if directions != nil && dims != nil { throw ValidationError("give --dims (axes) or --directions, not both") }
+        if names != nil && directions == nil { throw ValidationError("--names picks directions from --directions FILE; add it") }
     }
 
     func run() throws {
         let session = try Session(target, latentOptions)
         let baseLatent = try session.latent(base, option: "--base")
-        var dimensions = try dims.map { try parseDimensions($0, size: session.size, option: "--dims") }
-            ?? Array(0..<min(10, session.size))
-        let values = Sweep.evenlySpaced(try range.map { try parseRange($0, option: "--range") } ?? session.prior.spread, steps: steps)
-        var sweep = try Sweep(base: baseLatent.vector, dimensions: dimensions, values: values)
-        var scores: [Int: Double] = [:]
-        if rank {
-            let z = Tensor(latentRows: sweep.latents(), size: session.size)
-            let y = session.model.inferenceGenerator.forward(z, labels: session.labels(z.shape[0]), batchSize: render.batchSize)
-            let per = y.count / y.shape[0]
-            let rows = dimensions.indices.map { r in
-                (0..<steps).map { c in Array(y.data[((r * steps + c) * per)..<((r * steps + c + 1) * per)]) }
+        var rows: [SweepRow]
+        let values: [Float]
+        if let directions {
+            let picked = try libraryDirections(directions, names: names, session: session)
+            values = Sweep.evenlySpaced(try range.map { try parseRange($0, option: "--range") } ?? -3...3, steps: steps)
+            rows = picked.map { d in
+                SweepRow(name: d.name, latents: Directions.grid(bases: [baseLatent.vector], directions: [(d.vector, d.sigma)], strengths: values))
             }
-            let ranked = Sweep.rank(dimensions: dimensions, rows: rows)
-            dimensions = ranked.prefix(top ?? ranked.count).map(\.dimension)
-            for r in ranked { scores[r.dimension] = r.score }
-            sweep = try Sweep(base: baseLatent.vector, dimensions: dimensions, values: values)
+        } else {
+            let dimensions = try dims.map { try parseDimensions($0, size: session.size, option: "--dims") }
+                ?? Array(0..<min(10, session.size))
+            values = Sweep.evenlySpaced(try range.map { try parseRange($0, option: "--range") } ?? session.prior.spread, steps: steps)
+            rows = try dimensions.map { SweepRow(name: "z[\($0)]", latents: try Sweep(base: baseLatent.vector, dimensions: [$0], values: values).latents()) }
         }
-        let latents = sweep.latents()   // row-major: one row per dimension
-        let rowNames = dimensions.map { d in "z[\(d)]" + (scores[d].map { String(format: " %.3g", $0) } ?? "") }
-        let plan: RenderPlan
-        switch try render.format {
-        case .png:
-            plan = RenderPlan(format: .png, latents: latents, labels: session.labels(latents.count),
-                              frames: [.init(tiles: latents.indices.map { $0 })],
-                              layout: .init(columns: steps, scale: session.scale(render), rowCaptions: rowNames,
-                                            columnCaptions: values.map(caption), title: "sweep of \(baseLatent.name)"))
-        case .gif:
-            // All dimensions side by side; frames run through the values and back.
-            let order = pingPong(steps)
-            let cols = Int(Double(dimensions.count).squareRoot().rounded(.up))
-            plan = RenderPlan(format: .gif, latents: latents, labels: session.labels(latents.count),
-                              frames: order.map { c in .init(tiles: dimensions.indices.map { $0 * steps + c }, caption: "value \(caption(values[c]))") },
-                              layout: .init(columns: cols, scale: session.scale(render), tileLabels: rowNames,
-                                            title: "sweep of \(baseLatent.name)"),
-                              gif: session.gifSettings(render))
+        if rank {
+            rows = rankRows(rows, session: session, batchSize: render.batchSize)
+            rows = Array(rows.prefix(top ?? rows.count))
         }
+        let plan = try rowGridPlan(rows, values: values.map(caption), session: session, render: render, title: "sweep of \(baseLatent.name)")
         try session.finish(plan, render, command: "sweep", settings: [
-            "base": base, "dims": dims ?? "", "range": range ?? "", "steps": String(steps), "rank": String(rank),
-            "top": top.map(String.init) ?? ""])
+            "base": base, "dims": dims ?? "", "directions": directions ?? "", "names": names ?? "", "range": range ?? "",
+            "steps": String(steps), "rank": String(rank), "top": top.map(String.init) ?? ""])
+    }
+}
+
+/// One row of a sweep-like grid: its caption and its latents, one per column.
+struct SweepRow {
+    var name: String
+    var latents: [[Float]]
+}
+
+/// The rows ordered by how much their images change (Sweep.rank), each name followed by its score.
+func rankRows(_ rows: [SweepRow], session: Session, batchSize: Int) -> [SweepRow] {
+    let all = rows.flatMap(\.latents)
+    let z = Tensor(latentRows: all, size: session.size)
+    let y = session.model.inferenceGenerator.forward(z, labels: session.labels(z.shape[0]), batchSize: batchSize)
+    let per = y.count / y.shape[0]
+    var offset = 0
+    let images: [[[Float]]] = rows.map { row in
+        defer { offset += row.latents.count }
+        return (0..<row.latents.count).map { c in Array(y.data[((offset + c) * per)..<((offset + c + 1) * per)]) }
+    }
+    return Sweep.rank(dimensions: Array(rows.indices), rows: images).map {
+        SweepRow(name: rows[$0.dimension].name + String(format: " %.3g", $0.score), latents: rows[$0.dimension].latents)
+    }
+}
+
+/// A PNG with one row per `rows` entry and one column per value, or a GIF with one tile per
+/// row whose frames run through the values and back.
+func rowGridPlan(_ rows: [SweepRow], values: [String], session: Session, render: RenderOptions, title: String) throws -> RenderPlan {
+    let latents = rows.flatMap(\.latents)   // row-major
+    let steps = values.count, names = rows.map(\.name)
+    switch try render.format {
+    case .png:
+        return RenderPlan(format: .png, latents: latents, labels: session.labels(latents.count),
+                          frames: [.init(tiles: latents.indices.map { $0 })],
+                          layout: .init(columns: steps, scale: session.scale(render), rowCaptions: names,
+                                        columnCaptions: values, title: title))
+    case .gif:
+        // All rows side by side; frames run through the values and back.
+        let order = pingPong(steps)
+        let cols = Int(Double(rows.count).squareRoot().rounded(.up))
+        return RenderPlan(format: .gif, latents: latents, labels: session.labels(latents.count),
+                          frames: order.map { c in .init(tiles: rows.indices.map { $0 * steps + c }, caption: "value \(values[c])") },
+                          layout: .init(columns: cols, scale: session.scale(render), tileLabels: names, title: title),
+                          gif: session.gifSettings(render))
+    }
+}
+
+/// A direction from a vector library, checked against the session's model.
+struct LibraryDirection {
+    var name: String
+    var vector: [Float]
+    var sigma: Double
+}
+
+/// The named directions of a library (all of them when `names` is nil: the 10 most important,
+/// by rank then name), each checked against the loaded model.
+func libraryDirections(_ path: String, names: String?, session: Session, limit: Int = 10) throws -> [LibraryDirection] {
+    let lib = try VectorLibrary.read(URL(fileURLWithPath: path))
+    let chosen: [String]
+    if let names {
+        chosen = names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !chosen.isEmpty else { throw UserError("--names: no names given") }
+    } else {
+        let ranked = lib.vectors.filter { $0.value.direction != nil && $0.value.modelHash == session.model.weightsHash }
+        guard !ranked.isEmpty else {
+            throw UserError("\(path) holds no directions for model '\(session.model.manifest.name)' (weights \(session.model.weightsHash.prefix(12))…); "
+                            + "make them with forger directions \(session.modelArgument) --method sefa -o \(path)")
+        }
+        chosen = ranked.sorted { ($0.value.direction!.rank, $0.key) < ($1.value.direction!.rank, $1.key) }.prefix(limit).map(\.key)
+    }
+    return try chosen.map { name in
+        let v = try lib.vector(name, modelHash: session.model.weightsHash, size: session.size)
+        return LibraryDirection(name: name, vector: v, sigma: lib.vectors[name]?.direction?.sigma ?? 1)
     }
 }
 

@@ -58,15 +58,7 @@ struct VectorCommand: ParsableCommand {
             } else {
                 let entries = try LatentIO.load(URL(fileURLWithPath: labelled!), expectedSize: session.size)
                 let attributes = [attribute!] + (control?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? [])
-                var labels: [[Bool]] = []
-                for e in entries {
-                    labels.append(try attributes.map { key in
-                        guard let v = e.labels?[key] else {
-                            throw UserError("--labelled \(labelled!): latent '\(e.name)' has no label '\(key)'; every entry needs a true/false for each attribute")
-                        }
-                        return v
-                    })
-                }
+                let labels = try labelRows(entries, attributes: attributes, file: labelled!)
                 let result = try AttributeVectors.biasCorrected(latents: entries.map(\.vector), labels: labels, attribute: 0)
                 vector = result.vector
                 method = attributes.count > 1 ? .biasCorrected : .meanDifference
@@ -132,6 +124,18 @@ struct VectorCommand: ParsableCommand {
             for (name, e) in lib.vectors.sorted(by: { $0.key < $1.key }) {
                 print("\(name)  \(e.method.rawValue)  model \(e.model) (\(e.modelHash.prefix(12))…)  size \(e.size)  from \(e.sources.joined(separator: "; "))")
             }
+        }
+    }
+}
+
+/// One row of true/false per entry of a labelled latents file, one column per attribute.
+func labelRows(_ entries: [NamedLatent], attributes: [String], file: String) throws -> [[Bool]] {
+    try entries.map { e in
+        try attributes.map { key in
+            guard let v = e.labels?[key] else {
+                throw UserError("--labelled \(file): latent '\(e.name)' has no label '\(key)'; every entry needs a true/false for each attribute")
+            }
+            return v
         }
     }
 }
