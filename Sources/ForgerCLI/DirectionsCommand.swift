@@ -31,7 +31,7 @@ struct DirectionsCommand: ParsableCommand {
     var npy: String?
     @Option(help: "A PNG with the top directions as rows and strengths as columns.") var grid: String?
     @Option(help: "A GIF animating the top directions together.") var gif: String?
-    @Option(help: "Directions shown in --grid / --gif.") var top = 10
+    @Option(help: "Directions shown in --grid / --gif (default 10, or the latent size if smaller).") var top: Int?
     @Option(parsing: .unconditional, help: "Strengths in sigma as LOW..HIGH.") var strengths = "-3..3"
     @Option(help: "Number of strengths.") var steps = 7
     @Option(help: "The latents the grid starts from (sources, comma-separated).") var base = "seed:0"
@@ -66,7 +66,7 @@ struct DirectionsCommand: ParsableCommand {
         if let grid, let gif, Recipe.url(besides: URL(fileURLWithPath: grid)) == Recipe.url(besides: URL(fileURLWithPath: gif)) {
             throw ValidationError("--grid \(grid) and --gif \(gif) would share one recipe file; give them different names")
         }
-        guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        if let top, top < 1 { throw ValidationError("--top must be at least 1") }
         guard steps >= 2, steps <= 64 else { throw ValidationError("--steps must be 2 to 64") }
         if let samples, !(2...GANSpace.maxSamples).contains(samples) {
             throw ValidationError("--samples must be 2 to \(GANSpace.maxSamples)")
@@ -91,6 +91,7 @@ struct DirectionsCommand: ParsableCommand {
 
     func run() throws {
         let session = try Session(target, latentOptions)
+        let top = self.top ?? min(10, session.size)
         guard top <= session.size else {
             throw UserError("--top \(top): '\(session.model.manifest.name)' has a latent of \(session.size) values, "
                             + "so it has at most \(session.size) directions")
@@ -115,7 +116,7 @@ struct DirectionsCommand: ParsableCommand {
                 library.vectors[key] = nil
             }
         }
-        let sources = [(["forger"] + CommandLineRecord.arguments).joined(separator: " ")]
+        let sources = [(["forger"] + CommandLineRecord.arguments).joined(separator: " "), detail(found)]
         for (entryName, entry) in Directions.entries(found, model: session.model.manifest.name,
                                                      modelHash: session.model.weightsHash, sources: sources) {
             try library.replace(entryName, entry)
@@ -197,10 +198,22 @@ struct DirectionsCommand: ParsableCommand {
     }
 
     func settings(_ render: RenderOptions) -> [String: String] {
-        ["method": method.rawValue, "library": output, "npy": npy ?? "", "top": String(top), "strengths": strengths,
+        ["method": method.rawValue, "library": output, "npy": npy ?? "", "top": top.map(String.init) ?? "", "strengths": strengths,
          "steps": String(steps), "base": base, "name": name ?? "", "samples": samples.map(String.init) ?? "",
          "layer": layer.map(String.init) ?? "", "seed": String(seed), "with": with ?? "", "without": without ?? "",
          "labelled": labelled ?? "", "attribute": attribute ?? "", "condition": condition ?? ""]
+    }
+
+    /// What the directions were computed from, for the library's record.
+    func detail(_ found: [DiscoveredDirection]) -> String {
+        switch method {
+        case .sefa: return "sefa: the first layer's weight"
+        case .ganspace:
+            return "ganspace: layer \(found.first?.info.layer.map(String.init) ?? "?"), \(samples ?? 10_000) samples from seed \(seed)"
+        case .boundary:
+            let from = labelled.map { "labelled \($0), attribute \(attribute ?? "")" } ?? "with \(with ?? ""); without \(without ?? "")"
+            return "boundary: " + from + (condition.map { "; orthogonal to \($0)" } ?? "")
+        }
     }
 
     func report(_ found: [DiscoveredDirection], shown: Int) {
