@@ -10,6 +10,7 @@ mkdir -p "$G"
 $F sample mnist -n 64 --seed 1 -o $G/mnist-samples.png -q
 $F walk mnist --keyframes seed:1,seed:2,seed:3,seed:4,seed:5 --frames 12 --easing smoothstep --hold 4 --loop -o $G/mnist-walk.gif -q
 $F sweep mnist --base seed:7 --dims 0..15 --rank --top 8 --steps 9 -o $G/mnist-sweep.png -q
+$F directions mnist --method sefa -o "$(mktemp -d)/mnist-dirs.json" --grid $G/mnist-sefa.png --base seed:7 -q
 $F sample fashion -n 64 --seed 1 -o $G/fashion-samples.png -q
 $F sweep fashion --base seed:7 --dims 0..63 --rank --top 8 --steps 9 -o $G/fashion-sweep.png -q
 $F walk faces28 --circle --circle-frames 48 --seed 5 --scale 3 -o $G/faces28-circle.gif -q

@@ -42,7 +42,7 @@ public struct FeatureStatistics: Equatable, Sendable {
 
 /// The Fréchet distance between two Gaussians fitted to feature sets (Heusel et al. 2017, FID):
 /// |m1 - m2|^2 + tr(S1) + tr(S2) - 2 tr((S1^1/2 S2 S1^1/2)^1/2).
-/// The square roots come from Jacobi eigen decompositions of symmetric PSD matrices (negative
+/// The square roots come from LAPACK eigen decompositions of symmetric PSD matrices (negative
 /// eigenvalues from rounding are clipped to 0), so no complex parts arise as with scipy's sqrtm.
 public enum FrechetDistance {
     public static func distance(_ a: FeatureStatistics, _ b: FeatureStatistics) -> Double {

@@ -122,7 +122,8 @@ struct VectorCommand: ParsableCommand {
         func run() throws {
             let lib = try VectorLibrary.read(library.url)
             for (name, e) in lib.vectors.sorted(by: { $0.key < $1.key }) {
-                print("\(name)  \(e.method.rawValue)  model \(e.model) (\(e.modelHash.prefix(12))…)  size \(e.size)  from \(e.sources.joined(separator: "; "))")
+                let scored = e.direction.map { d in "  rank \(d.rank)" + (d.score.map { String(format: " score %.4g", $0) } ?? "") } ?? ""
+                print("\(name)  \(e.method.rawValue)\(scored)  model \(e.model) (\(e.modelHash.prefix(12))…)  size \(e.size)  from \(e.sources.joined(separator: "; "))")
             }
         }
     }
