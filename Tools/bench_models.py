@@ -16,12 +16,12 @@ For each it writes, under OUT/<a|b|c>/ (default .bench/models, ignored by git):
 Run: /usr/bin/python3 Tools/bench_models.py [OUT]   (deterministic: fixed seeds)
 Imported by Tools/bench_peers.py for the module definitions.
 """
-import json, os, sys
+import os, sys
 import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import View, DCGAN, bn, dcgan_layers, randomise_bn, write_safetensors  # noqa: E402
+from make_fixtures import View, DCGAN, bn, dcgan_layers, randomise_bn, save_model  # noqa: E402
 
 
 def model_a():
@@ -115,11 +115,7 @@ def main():
     for name in MODELS:
         m, manifest, view = build(name)
         d = os.path.join(out, name)
-        os.makedirs(d, exist_ok=True)
-        sd = {k: v for k, v in m.state_dict().items() if "num_batches_tracked" not in k}
-        write_safetensors(os.path.join(d, "weights.safetensors"), sd)
-        with open(os.path.join(d, "model.json"), "w") as f:
-            json.dump(manifest, f, indent=1)
+        save_model(d, m, manifest)
         torch.save(m.state_dict(), os.path.join(d, "state.pt"))
         z = torch.zeros(1, manifest["latent"]["size"]).reshape(1, *view)
         with torch.no_grad():

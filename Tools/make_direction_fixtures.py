@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import write_safetensors, write_npy, randomise_bn, bn, View  # noqa: E402
+from make_fixtures import save_model, write_npy, randomise_bn, bn, View  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "LatentTests", "Fixtures", "directions")
 REFERENCE = "numpy %s, PyTorch %s, float64" % (np.__version__, torch.__version__)
@@ -41,15 +41,6 @@ REFERENCE = "numpy %s, PyTorch %s, float64" % (np.__version__, torch.__version__
 def fix_sign(v):
     """v with its largest-magnitude component positive (lowest index on ties); v is 1-D."""
     return v if v[np.argmax(np.abs(v))] >= 0 else -v
-
-
-def save_model(name, model, manifest):
-    d = os.path.join(ROOT, name)
-    os.makedirs(d, exist_ok=True)
-    sd = {k: v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
-    write_safetensors(os.path.join(d, "weights.safetensors"), sd)
-    with open(os.path.join(d, "model.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
 
 
 def sefa_reference(name, w):
@@ -81,7 +72,7 @@ def convt():
                            {"type": "convtranspose2d", "in": 12, "out": 1, "kernel": 4, "stride": 2, "padding": 1,
                             "output_padding": 0, "weight": "3.weight", "bias": None},
                            {"type": "tanh"}]}
-    save_model("convt", model, manifest)
+    save_model(os.path.join(ROOT, "convt"), model, manifest)
     w = model[0].weight.detach().double().numpy()                      # (nz, C, kh, kw)
     sefa_reference("convt", w.reshape(nz, -1))
 
@@ -133,7 +124,7 @@ def linear_cond():
                            {"type": "relu"}, {"type": "reshape", "shape": [2, 4, 4]},
                            {"type": "conv2d", "in": 2, "out": 1, "kernel": 3, "padding": 1,
                             "weight": "body.3.weight", "bias": "body.3.bias"}, {"type": "tanh"}]}
-    save_model("linear_cond", model, manifest)
+    save_model(os.path.join(ROOT, "linear_cond"), model, manifest)
     w = model.body[0].weight.detach().double().numpy()                 # (out, dim + nz)
     sefa_reference("linear_cond", w[:, dim:].T)                        # latent columns, transposed: (Z, out)
 

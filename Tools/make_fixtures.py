@@ -38,6 +38,15 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
+def save_model(d, model, manifest):
+    """Writes a Forger model directory: model.json and the state_dict as weights.safetensors."""
+    os.makedirs(d, exist_ok=True)
+    sd = {k: v for k, v in model.state_dict().items() if "num_batches_tracked" not in k}
+    write_safetensors(os.path.join(d, "weights.safetensors"), sd)
+    with open(os.path.join(d, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
 def write_npy(path, array):
     np.save(path, np.ascontiguousarray(array, dtype=np.float32))
 
