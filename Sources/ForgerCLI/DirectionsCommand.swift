@@ -106,8 +106,12 @@ struct DirectionsCommand: ParsableCommand {
                                     + (scale.map { ["--scale", String($0)] } ?? []) + (noDither ? ["--no-dither"] : []) + (quiet ? ["--quiet"] : []))
         }
 
-        let found = try discover(session, library: library)
         let prefix = name ?? method.rawValue
+        let firstName = method == .boundary ? prefix : prefix + "-0"
+        if !replace && library.vectors[firstName] != nil {    // before the work, not only after it
+            throw UserError("-o \(output) already has a vector named '\(firstName)'; add --replace to overwrite, or pick other names with --name")
+        }
+        let found = try discover(session, library: library)
         if !replace, let taken = found.first(where: { library.vectors[$0.name] != nil }) {
             throw UserError("-o \(output) already has a vector named '\(taken.name)'; add --replace to overwrite, or pick other names with --name")
         }
@@ -127,11 +131,11 @@ struct DirectionsCommand: ParsableCommand {
         }
 
         for (plan, render) in plans {
-            try session.finish(plan, render, command: "directions", settings: settings(render))
+            try session.finish(plan, render, command: "directions", settings: settings())
         }
         if let npy { try Directions.writeNPY(found, to: URL(fileURLWithPath: npy)) }
         try library.write(to: libraryURL)
-        if !quiet { report(found, shown: shown.count) }
+        if !quiet { report(found) }
     }
 
     /// The directions of the chosen method, most important first.
@@ -144,7 +148,6 @@ struct DirectionsCommand: ParsableCommand {
         case .ganspace:
             let request = Directions.GANSpaceRequest(layer: layer, samples: samples ?? 10_000, seed: seed, prior: session.prior,
                                                      truncation: session.truncation, label: session.label, batchSize: batchSize)
-            try request.validate()
             let progress: ProgressReporter = quiet ? SilentProgress() : TerminalProgress()
             progress.start(total: request.samples, label: "ganspace")
             var done = 0
@@ -197,7 +200,7 @@ struct DirectionsCommand: ParsableCommand {
         return d.name
     }
 
-    func settings(_ render: RenderOptions) -> [String: String] {
+    func settings() -> [String: String] {
         ["method": method.rawValue, "library": output, "npy": npy ?? "", "top": top.map(String.init) ?? "", "strengths": strengths,
          "steps": String(steps), "base": base, "name": name ?? "", "samples": samples.map(String.init) ?? "",
          "layer": layer.map(String.init) ?? "", "seed": String(seed), "with": with ?? "", "without": without ?? "",
@@ -216,7 +219,7 @@ struct DirectionsCommand: ParsableCommand {
         }
     }
 
-    func report(_ found: [DiscoveredDirection], shown: Int) {
+    func report(_ found: [DiscoveredDirection]) {
         let list = found.prefix(5).map(label).joined(separator: ", ")
         FileHandle.standardError.write(Data("\(found.count) \(method.rawValue) direction\(found.count == 1 ? "" : "s") saved in \(output)\(found.count > 5 ? "; the first 5" : ""): \(list)\n".utf8))
     }
