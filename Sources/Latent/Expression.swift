@@ -42,8 +42,8 @@ public struct ExpressionError: Error, Equatable, CustomStringConvertible {
 ///              | '{' NAME- '}'
 ///
 /// NAME is a letter or '_' followed by letters, digits or '_'; NAME- may also hold '-', for
-/// library names such as `{sefa-3}` (a bare `sefa-3` is sefa minus 3). Constant subexpressions such as
-/// `2*3` or `-(0.5)` fold into one coefficient.
+/// library names such as `{sefa-3}` (a bare `sefa-3` is sefa minus 3). Constant
+/// subexpressions such as `2*3` or `-(0.5)` fold into one coefficient.
 public indirect enum LatentExpression: Equatable, Sendable, CustomStringConvertible {
     public typealias Atom = LatentAtom
 
