@@ -54,7 +54,9 @@ struct DirectionsCommand: ParsableCommand {
     @Option(help: "GIF frames per second.") var fps: Double = 12
     @Flag(help: "GIF: no dithering of colour frames.") var noDither = false
     @Option(help: "Images (or GANSpace samples) computed at once (bounds memory).") var batchSize = 64
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var files: OutputOptions
+
+    var quiet: Bool { files.quiet }
 
     func validate() throws {
         func ends(_ path: String?, _ ext: String, _ option: String) throws {
@@ -63,10 +65,11 @@ struct DirectionsCommand: ParsableCommand {
             }
         }
         try ends(output, "json", "-o"); try ends(npy, "npy", "--npy"); try ends(grid, "png", "--grid"); try ends(gif, "gif", "--gif")
-        if let grid, let gif, Recipe.url(besides: URL(fileURLWithPath: grid)) == Recipe.url(besides: URL(fileURLWithPath: gif)) {
-            throw ValidationError("--grid \(grid) and --gif \(gif) would share one recipe file; give them different names")
-        }
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+        // The library is merged into (--replace governs its names); the other files are outputs.
+        try files.check([npy.map { ($0, "--npy file") }, grid.map { ($0, "--grid picture") }, gif.map { ($0, "--gif animation") },
+                         grid.map { (Recipe.url(besides: URL(fileURLWithPath: $0)).path, "recipe of the grid") },
+                         gif.map { (Recipe.url(besides: URL(fileURLWithPath: $0)).path, "recipe of the GIF") }].compactMap { $0 })
         guard steps >= 2, steps <= 64 else { throw ValidationError("--steps must be 2 to 64") }
         if let samples, !(2...GANSpace.maxSamples).contains(samples) {
             throw ValidationError("--samples must be 2 to \(GANSpace.maxSamples)")
@@ -102,8 +105,12 @@ struct DirectionsCommand: ParsableCommand {
         let bases = (grid != nil || gif != nil) ? try session.latents(base, option: "--base") : []
         let strengthValues = Sweep.evenlySpaced(try parseRange(strengths, option: "--strengths"), steps: steps)
         let renders = try [grid, gif].compactMap { $0 }.map { path in
-            try RenderOptions.parse(["-o", path, "--fps", String(fps), "--batch-size", String(batchSize)]
-                                    + (scale.map { ["--scale", String($0)] } ?? []) + (noDither ? ["--no-dither"] : []) + (quiet ? ["--quiet"] : []))
+            var arguments = ["-o", path, "--batch-size", String(batchSize)]
+            if files.force { arguments.append("--force") }
+            if quiet { arguments.append("--quiet") }
+            if let scale { arguments += ["--scale", String(scale)] }
+            if path == gif { arguments += ["--fps", String(fps)] + (noDither ? ["--no-dither"] : []) }
+            return try RenderOptions.parse(arguments)
         }
 
         let prefix = name ?? method.rawValue

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Safety
 import Latent
 import ModelIO
 import Render
@@ -40,28 +41,42 @@ struct LatentOptions: ParsableArguments {
     }
 }
 
-/// Where and how a command writes its picture.
-struct RenderOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Output file (.png or .gif); a recipe is written beside it.")
-    var output: String
-    @Option(help: "Enlarge each image by this integer factor (default: until it is at least 64 px).")
-    var scale: Int?
-    @Option(help: "GIF frames per second.")
-    var fps: Double = 12
-    @Flag(help: "GIF: no dithering of colour frames.")
-    var noDither = false
-    @Option(help: "Images computed at once (bounds memory).")
-    var batchSize = 64
+/// Options of every command that writes files. The rule for every output: a file that
+/// already exists is refused unless --force is given, checked before any work starts.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Replace outputs that already exist (without it an existing output is an error, checked before any work).")
+    var force = false
     @Flag(name: .shortAndLong, help: "Print nothing but errors.")
     var quiet = false
 
-    func validate() throws {
-        if let scale, !(1...64).contains(scale) { throw ValidationError("--scale must be 1 to 64") }
-        guard fps > 0, fps <= 50 else { throw ValidationError("--fps must be above 0 and at most 50") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    /// Refuses existing outputs (unless --force) and missing folders before any work.
+    func check(_ outputs: [(path: String, what: String)]) throws {
+        do { try OutputPaths.check(outputs, force: force) } catch let e as OutputPaths.Refusal {
+            throw ValidationError(e.description)
+        }
     }
+}
 
+/// Where and how a command draws its picture.
+struct PictureOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Output file; its recipe is written beside it as <output>.recipe.json.")
+    var output: String
+    @Option(help: "Enlarge each image by this integer factor, 1 to \(Limits.maximumScale) (default: until it is at least 64 px).")
+    var scale: Int?
+    @Flag(help: "No text in the picture: no tile labels, captions or title.")
+    var noLabels = false
+    @Option(help: "Images computed at once, 1 to \(Limits.maximumBatchSize) (bounds memory).")
+    var batchSize = 64
+    @OptionGroup var files: OutputOptions
+
+    var quiet: Bool { files.quiet }
     var url: URL { URL(fileURLWithPath: output) }
+
+    func validate() throws {
+        if let scale { try Limits.check(scale, 1...Limits.maximumScale, "--scale") }
+        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
+        try files.check([(output, "output"), (Recipe.url(besides: url).path, "recipe of the output")])
+    }
 
     var format: RenderPlan.Format {
         get throws {
@@ -70,6 +85,35 @@ struct RenderOptions: ParsableArguments {
             case "gif": return .gif
             default: throw UserError("-o \(output): the file name must end in .png or .gif")
             }
+        }
+    }
+
+    /// For commands whose picture is always a PNG.
+    func requirePNG(_ what: String) throws {
+        guard try format == .png else { throw UserError("-o \(output): \(what) is a PNG; name it .png") }
+    }
+}
+
+/// Options of commands that can also animate their picture as a GIF.
+struct RenderOptions: ParsableArguments {
+    @OptionGroup var picture: PictureOptions
+    @Option(help: "GIF frames per second, above 0 and at most 50 (default 12).")
+    var fps: Double?
+    @Flag(help: "GIF: no dithering of colour frames.")
+    var noDither = false
+
+    var output: String { picture.output }
+    var url: URL { picture.url }
+    var scale: Int? { picture.scale }
+    var batchSize: Int { picture.batchSize }
+    var quiet: Bool { picture.quiet }
+    var format: RenderPlan.Format { get throws { try picture.format } }
+    var framesPerSecond: Double { fps ?? 12 }
+
+    func validate() throws {
+        if let fps, !(fps > 0 && fps <= 50) { throw ValidationError("--fps must be above 0 and at most 50") }
+        if (try? picture.format) == .png, fps != nil || noDither {
+            throw ValidationError("--fps and --no-dither set how a GIF is written; -o \(picture.output) is a PNG")
         }
     }
 }
@@ -105,7 +149,14 @@ struct Session {
         let parts = list.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !parts.isEmpty else { throw UserError("\(option): no latents given; use \(LatentSource.acceptedForms)") }
         do {
-            return try parts.flatMap { try LatentSource.parse($0).resolve(size: size, prior: prior, truncation: truncation) }
+            var all: [NamedLatent] = []
+            for part in parts {
+                all += try LatentSource.parse(part).resolve(size: size, prior: prior, truncation: truncation)
+                guard all.count <= Limits.maximumLatents else {
+                    throw UserError("\(option): over \(Limits.maximumLatents) latents; give fewer sources")
+                }
+            }
+            return all
         } catch let e as LatentError {
             throw UserError("\(option): \(e)")
         }
@@ -123,31 +174,53 @@ struct Session {
         model.manifest.conditioning == nil ? nil : [Int](repeating: label ?? 0, count: count)
     }
 
-    func scale(_ options: RenderOptions) -> Int {
-        options.scale ?? RenderPlan.autoScale(width: model.manifest.outputWidth, height: model.manifest.outputHeight)
+    /// The --scale given, or the enlargement that makes a tile at least 64 px.
+    func scale(_ given: Int?) -> Int {
+        given ?? RenderPlan.autoScale(width: model.manifest.outputWidth, height: model.manifest.outputHeight)
     }
 
+    func scale(_ options: PictureOptions) -> Int { scale(options.scale) }
+
+    func scale(_ options: RenderOptions) -> Int { scale(options.picture.scale) }
+
     func gifSettings(_ options: RenderOptions, loop: Bool = true) -> RenderPlan.GIFSettings {
-        .init(fps: options.fps, loopCount: loop ? 0 : nil, dither: !options.noDither)
+        .init(fps: options.framesPerSecond, loopCount: loop ? 0 : nil, dither: !options.noDither)
     }
 
     /// Renders the plan to the output and writes the recipe beside it.
     func finish(_ plan: RenderPlan, _ options: RenderOptions, command: String, settings: [String: String]) throws {
-        var renderer = Renderer(model: model, batchSize: options.batchSize)
-        renderer.batchSize = options.batchSize
-        let progress: ProgressReporter = options.quiet ? SilentProgress() : TerminalProgress()
-        try renderer.render(plan, to: options.url, progress: progress)
+        var all = settings
+        if plan.format == .gif { all["fps"] = String(options.framesPerSecond); all["dither"] = String(!options.noDither) }
+        try finish(plan, options.picture, command: command, settings: all)
+    }
+
+    /// Renders the plan to the output and writes the recipe beside it.
+    func finish(_ plan: RenderPlan, _ options: PictureOptions, command: String, settings: [String: String]) throws {
+        try finish(plan, output: options.output, batchSize: options.batchSize, quiet: options.quiet, noLabels: options.noLabels,
+                   settings: settings)
+    }
+
+    /// Renders the plan to `output` and writes the recipe beside it; `noLabels` drops its text.
+    func finish(_ plan: RenderPlan, output: String, batchSize: Int, quiet: Bool, noLabels: Bool, settings: [String: String]) throws {
+        var plan = plan
+        if noLabels { plan.layout.removeText(); plan.frames = plan.frames.map { var f = $0; f.caption = nil; return f } }
+        let url = URL(fileURLWithPath: output)
+        let renderer = Renderer(model: model, batchSize: batchSize)
+        let progress: ProgressReporter = quiet ? SilentProgress() : TerminalProgress()
+        try renderer.render(plan, to: url, progress: progress)
         var all = settings
         all["model"] = modelArgument
-        all["output"] = options.output
+        all["output"] = output
         all["scale"] = String(plan.layout.scale)
-        if plan.format == .gif { all["fps"] = String(options.fps); all["dither"] = String(!options.noDither) }
+        all["labels"] = String(!noLabels)
         let recipe = Recipe(model: .init(name: model.manifest.name, weightsHash: model.weightsHash,
                                          location: model.directory.path),
-                            command: ["forger", command] + CommandLineRecord.arguments, options: all, plan: plan)
-        try Recipe.writeAtomically(recipe, besides: options.url)
-        if !options.quiet {
-            FileHandle.standardError.write(Data("wrote \(options.output) (\(plan.frames.count) frame\(plan.frames.count == 1 ? "" : "s")) and \(Recipe.url(besides: options.url).lastPathComponent)\n".utf8))
+                            command: ["forger"] + CommandLineRecord.arguments, options: all, plan: plan)
+        let recipeURL = Recipe.url(besides: url)
+        try Recipe.writeAtomically(recipe, besides: url)
+        if !quiet {
+            let frames = "\(plan.frames.count) frame\(plan.frames.count == 1 ? "" : "s")"
+            FileHandle.standardError.write(Data("wrote \(output) (\(frames)) and \(recipeURL.relativePath)\n".utf8))
         }
     }
 }

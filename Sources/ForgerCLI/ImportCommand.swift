@@ -52,16 +52,16 @@ struct Import: ParsableCommand {
     var rename: [String] = []
     @Option(parsing: .unconditional, help: "Latent prior: normal or uniform:LOW:HIGH (default: the spec's, or normal).")
     var prior: String?
-    @Option(parsing: .unconditional, help: "Output range: -1:1 (tanh) or 0:1 (sigmoid) (default: the spec's or the preset's).")
-    var range: String?
+    @Option(parsing: .unconditional, help: "The range the outputs span, LOW..HIGH: -1..1 (tanh) or 0..1 (sigmoid) (default: the spec's or the preset's).")
+    var outputRange: String?
     @Option(help: "Model name (default: the spec's, or the checkpoint's file name).")
     var name: String?
     @Option(help: "Model description.")
     var description: String?
-    @Flag(help: "Replace the model files of an existing, non-empty output directory.")
-    var force = false
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-    var quiet = false
+    @OptionGroup var files: OutputOptions
+
+    var force: Bool { files.force }
+    var quiet: Bool { files.quiet }
 
     enum Preset: String, ExpressibleByArgument, CaseIterable { case dcgan, mlp }
 
@@ -102,7 +102,7 @@ struct Import: ParsableCommand {
                              renames: stripPrefix.map { TensorRename(prefix: $0, replacement: "") } + (try rename.map(TensorRename.init(argument:))),
                              architecture: architecture, name: name, description: description,
                              prior: try prior.map(LatentDistribution.init(argument:)),
-                             outputRange: try range.map(parseOutputRange))
+                             outputRange: try outputRange.map(parseOutputRange))
     }
 
     func run() throws {
@@ -142,16 +142,22 @@ struct Export: ParsableCommand {
         """)
 
     @OptionGroup var target: ModelArgument
-    @Option(name: .shortAndLong, help: "The .safetensors file to write.")
+    @Option(name: .shortAndLong, help: "The .safetensors file to write (PyTorch reads it with safetensors.torch.load_file).")
     var output: String
-    @Flag(help: "Replace an existing file.")
-    var force = false
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-    var quiet = false
+    @OptionGroup var files: OutputOptions
+
+    func validate() throws {
+        let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+        guard ext == "safetensors" else {
+            throw ValidationError("-o \(output): export writes safetensors, so the file name must end in .safetensors"
+                                  + (["pt", "pth", "onnx", "ckpt", "bin"].contains(ext) ? " (Forger does not write .\(ext) files)" : ""))
+        }
+        try files.check([(output, "export")])
+    }
 
     func run() throws {
         let directory = try ModelCatalog.resolve(target.model)
-        let entries = try ModelExport.run(directory, to: URL(fileURLWithPath: output), replace: force)
-        if !quiet { FileHandle.standardError.write(Data("exported \(entries.count) tensors to \(output)\n".utf8)) }
+        let entries = try ModelExport.run(directory, to: URL(fileURLWithPath: output), replace: files.force)
+        if !files.quiet { FileHandle.standardError.write(Data("exported \(entries.count) tensors to \(output)\n".utf8)) }
     }
 }

@@ -85,14 +85,14 @@ func grouped(_ n: Int) -> String {
 
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the models Forger can find (FORGER_MODELS folders, ./Models, the package's Models).")
+        abstract: "List the models Forger can find (FORGER_MODELS folders, ./Models, the installed or the package's Models).")
 
     func run() throws {
         let folders = ModelCatalog.searchFolders()
         let found = ModelCatalog.all(in: folders)
         if found.isEmpty {
-            print("no models found; searched: \(folders.map(\.path).joined(separator: ", "))")
-            return
+            throw UserError("no models found; searched: \(folders.map(\.path).joined(separator: ", ")). "
+                            + "Set FORGER_MODELS to a folder of model directories, or install with Tools/setup.sh --prefix DIR")
         }
         let width = found.map(\.name.count).max()!
         for (name, url) in found {

@@ -12,12 +12,6 @@ struct ModelArgument: ParsableArguments {
     }
 }
 
-/// Options shared by commands that write files and report progress.
-struct OutputOptions: ParsableArguments {
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-    var quiet = false
-}
-
 extension LatentDistribution {
     var summary: String {
         switch self {

@@ -5,6 +5,7 @@ import Latent
 import ModelIO
 import NN
 import Render
+import Safety
 import Tensor
 
 struct Sample: ParsableCommand {
@@ -22,86 +23,112 @@ struct Sample: ParsableCommand {
         aliases: ["grid"])
 
     @OptionGroup var target: ModelArgument
-    @Option(name: [.customShort("n"), .long], help: "Number of samples (with --seed).")
-    var count = 16
-    @Option(name: .shortAndLong, help: "Seed of the first sample; sample i uses seed+i.")
-    var seed: UInt64 = 0
+    @Option(name: [.customShort("n"), .long], help: "Number of samples drawn from seeds, 1 to \(Limits.maximumLatents) (default 16).")
+    var samples: Int?
+    @Option(name: .shortAndLong, help: "Seed of the first sample; sample i uses seed+i (default 0).")
+    var seed: UInt64?
     @Option(help: "Read latents from a float32 .npy (N, size) or a latents .json.")
     var latents: String?
     @Option(help: "Latent sources, comma-separated: seed:N, seed:N..M, FILE.json#NAME, FILE.npy#ROW.")
     var from: String?
     @OptionGroup var latentOptions: LatentOptions
-    @Option(name: .shortAndLong, help: "Write the samples as one PNG grid here (a recipe is written beside it).")
+    @Option(name: .shortAndLong, help: "Write the samples as one PNG grid here (its recipe is written beside it as <output>.recipe.json).")
     var output: String?
     @Option(help: "Write the raw outputs, float32 (N, C, H, W), to this .npy file.")
     var outNpy: String?
-    @Option(help: "Also write one PNG per sample, and the latents (latents.json and latents.npy), into this folder.")
+    @Option(help: "Also write one PNG per sample, named after its latent (seed-0017.png), and the latents (latents.json and latents.npy), into this folder.")
     var each: String?
     @Option(help: "Render only part I of N (I/N, 1-based) of the samples; needs --each.")
     var shard: String?
-    @Option(help: "Grid columns (default: a near-square grid).")
+    @Option(help: "Grid columns, 1 to \(Limits.maximumColumns) (default: a near-square grid).")
     var columns: Int?
-    @Option(help: "Enlarge each image by this integer factor (default: until it is at least 64 px).")
+    @Option(help: "Enlarge each image by this integer factor, 1 to \(Limits.maximumScale) (default: until it is at least 64 px).")
     var scale: Int?
-    @Flag(help: "No sample numbers under the tiles.")
+    @Flag(help: "No text in the grid: no sample numbers under the tiles.")
     var noLabels = false
-    @Option(help: "Images computed at once; bounds memory for large counts.")
+    @Option(help: "Images computed at once, 1 to \(Limits.maximumBatchSize) (bounds memory).")
     var batchSize = 64
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
-    var quiet = false
+    @OptionGroup var files: OutputOptions
+
+    var count: Int { samples ?? 16 }
 
     func validate() throws {
         guard output != nil || outNpy != nil || each != nil else {
             throw ValidationError("nothing to write: give -o grid.png, --each DIR and/or --out-npy outputs.npy")
         }
-        guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if let columns, columns < 1 { throw ValidationError("--columns must be at least 1") }
-        if let scale, !(1...64).contains(scale) { throw ValidationError("--scale must be 1 to 64") }
+        try Limits.check(count, 1...Limits.maximumLatents, "-n/--samples")
+        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
+        if let columns { try Limits.check(columns, 1...Limits.maximumColumns, "--columns") }
+        if let scale { try Limits.check(scale, 1...Limits.maximumScale, "--scale") }
         if latents != nil && from != nil { throw ValidationError("give --latents or --from, not both") }
+        if latents != nil || from != nil, samples != nil || seed != nil {
+            throw ValidationError("-n and --seed draw latents from seeds; with --latents or --from the latents are given, so leave them out")
+        }
+        if let seed, seed.addingReportingOverflow(UInt64(count - 1)).overflow {
+            throw ValidationError("--seed \(seed) with -n \(count): the last seed would pass \(UInt64.max); use a smaller seed")
+        }
         if shard != nil && each == nil { throw ValidationError("--shard splits the per-sample files of --each; give --each DIR") }
+        if output == nil, columns != nil || noLabels {
+            throw ValidationError("--columns and --no-labels lay out the grid; give -o grid.png")
+        }
+        if output == nil && each == nil && scale != nil { throw ValidationError("--scale enlarges images of -o or --each; give one") }
         if let output, !output.lowercased().hasSuffix(".png") { throw ValidationError("-o \(output): the grid is a PNG; name it .png") }
+        if let outNpy, !outNpy.lowercased().hasSuffix(".npy") { throw ValidationError("--out-npy \(outNpy): name it .npy") }
+        var outputs: [(String, String)] = []
+        if let output { outputs += [(output, "output"), (Recipe.url(besides: URL(fileURLWithPath: output)).path, "recipe of the output")] }
+        if let outNpy { outputs.append((outNpy, "--out-npy file")) }
+        try files.check(outputs)
+        _ = try parsedShard()
     }
 
     /// "2/4" -> (1, 4) zero-based.
     func parsedShard() throws -> (index: Int, of: Int)? {
         guard let shard else { return nil }
         let p = shard.split(separator: "/")
-        guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), n >= 1, (1...n).contains(i) else {
-            throw UserError("--shard '\(shard)': write I/N with 1 <= I <= N, e.g. 2/4")
+        guard p.count == 2, let i = Int(p[0]), let n = Int(p[1]), (1...Limits.maximumLatents).contains(n), (1...n).contains(i) else {
+            throw ValidationError("--shard '\(shard)': write I/N with 1 <= I <= N, e.g. 2/4")
         }
         return (i - 1, n)
     }
 
     func run() throws {
         let session = try Session(target, latentOptions)
-        var named = try samples(session)
-        let total = named.count
+        let all = try samples(session)
+        if let bad = all.firstIndex(where: { !$0.vector.allSatisfy(\.isFinite) }) {
+            throw UserError("latent \(bad) ('\(all[bad].name)') holds NaN or an infinity; nothing was written")
+        }
+        var named = all
         var first = 0
         if let (i, n) = try parsedShard() {
-            first = total * i / n
-            named = Array(named[first..<(total * (i + 1) / n)])
+            first = all.count * i / n
+            named = Array(all[first..<(all.count * (i + 1) / n)])
         }
-        if let each { try writeEach(named, firstIndex: first, total: total, session: session, folder: each) }
-        if let outNpy {
-            let z = Tensor(latentRows: named.map(\.vector), size: session.size)
-            let y = session.model.inferenceGenerator.forward(z, labels: session.labels(named.count), batchSize: batchSize)
-            try NPY.write(y, to: URL(fileURLWithPath: outNpy))
+        let outputElements = session.model.manifest.outputChannels * session.model.manifest.outputHeight * session.model.manifest.outputWidth
+        if outNpy != nil, Limits.product([named.count, outputElements]).map({ $0 > Limits.maximumElements }) ?? true {
+            throw UserError("--out-npy: \(named.count) outputs of \(outputElements) values exceed the \(Limits.maximumElements >> 28) GiB "
+                            + "a single .npy may hold here; write fewer samples at a time (--latents in parts, or --shard with --each)")
         }
+        let eachPlan = try each.map { try EachFolder(folder: $0, all: all, first: first, count: named.count,
+                                                      model: session.model.manifest.name, size: session.size, force: files.force) }
         if let output {
             let cols = columns ?? Int(Double(named.count).squareRoot().rounded(.up))
             let plan = RenderPlan(format: .png, latents: named.map(\.vector), labels: session.labels(named.count),
                                   frames: [.init(tiles: named.indices.map { $0 })],
-                                  layout: .init(columns: cols, scale: scale ?? RenderPlan.autoScale(width: session.model.manifest.outputWidth,
-                                                                                                   height: session.model.manifest.outputHeight),
-                                                tileLabels: noLabels ? nil : named.map { Self.label($0.name) }))
-            var options = try RenderOptions.parse(["-o", output, "--batch-size", String(batchSize)] + (quiet ? ["-q"] : []))
-            options.scale = scale
-            try session.finish(plan, options, command: "sample", settings: [
-                "count": String(count), "seed": String(seed), "latents": latents ?? "", "from": from ?? "",
-                "columns": String(cols), "labels": String(!noLabels)])
-        } else if !quiet {
-            FileHandle.standardError.write(Data("\(named.count) samples of \(session.model.manifest.name)\n".utf8))
+                                  layout: .init(columns: cols, scale: scale ?? session.scale(nil),
+                                                tileLabels: named.map { Self.label($0.name) }))
+            // Checked before any output is written, so a refused grid leaves nothing behind.
+            try Renderer(model: session.model).validate(plan)
+            if let outNpy { try writeOutputs(named, session: session, to: outNpy) }
+            if let eachPlan { try writeEach(named, eachPlan, session: session) }
+            try session.finish(plan, output: output, batchSize: batchSize, quiet: files.quiet, noLabels: noLabels, settings: [
+                "samples": String(count), "seed": String(seed ?? 0), "latents": latents ?? "", "from": from ?? "",
+                "columns": String(cols)])
+        } else {
+            if let outNpy { try writeOutputs(named, session: session, to: outNpy) }
+            if let eachPlan { try writeEach(named, eachPlan, session: session) }
+            if !files.quiet {
+                FileHandle.standardError.write(Data("\(named.count) samples of \(session.model.manifest.name)\n".utf8))
+            }
         }
     }
 
@@ -112,7 +139,8 @@ struct Sample: ParsableCommand {
                 throw UserError("--latents: \(error)")
             }
         }
-        return try session.latents("seed:\(seed)..\(seed + UInt64(count - 1))", option: "--seed")
+        let first = seed ?? 0
+        return try session.latents("seed:\(first)..\(first + UInt64(count - 1))", option: "--seed")
     }
 
     /// "seed:17" -> "17"; other names as they are.
@@ -120,33 +148,96 @@ struct Sample: ParsableCommand {
         name.hasPrefix("seed:") ? String(name.dropFirst(5)) : name
     }
 
-    func writeEach(_ named: [NamedLatent], firstIndex: Int, total: Int, session: Session, folder: String) throws {
-        let dir = URL(fileURLWithPath: folder)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let width = String(max(total - 1, 0)).count
+    /// The raw outputs, checked to be finite before anything is written.
+    func writeOutputs(_ named: [NamedLatent], session: Session, to path: String) throws {
+        let z = Tensor(latentRows: named.map(\.vector), size: session.size)
+        let y = session.model.inferenceGenerator.forward(z, labels: session.labels(named.count), batchSize: batchSize)
+        try Renderer.checkFinite(y)
+        try NPY.write(y, to: URL(fileURLWithPath: path))
+    }
+
+    func writeEach(_ named: [NamedLatent], _ folder: EachFolder, session: Session) throws {
         let generator = session.model.inferenceGenerator
-        let progress: ProgressReporter = quiet ? SilentProgress() : TerminalProgress()
+        let progress: ProgressReporter = files.quiet ? SilentProgress() : TerminalProgress()
         progress.start(total: named.count, label: "rendering")
         var start = 0
         while start < named.count {
             let part = Array(named[start..<min(named.count, start + batchSize)])
             let y = generator.forward(Tensor(latentRows: part.map(\.vector), size: session.size), labels: session.labels(part.count))
-            for (k, image) in try Renderer.pixels(y, range: session.model.manifest.outputRange).enumerated() {
-                let index = firstIndex + start + k
-                let digits = String(index)
-                let name = String(repeating: "0", count: max(0, width - digits.count)) + digits
+            for (k, image) in try Renderer.pixels(y, range: session.model.manifest.outputRange, firstIndex: start).enumerated() {
                 let scaled = (scale ?? 1) > 1 ? image.upscaled(by: scale!) : image
-                try PNG.write(scaled, to: dir.appendingPathComponent("\(name).png"))
+                try PNG.write(scaled, to: folder.imageURL(start + k))
             }
             start += part.count
             guard progress.advance(by: part.count) else { break }
         }
         progress.finish()
-        // The latents, both ways Python users read them: JSON (named) and .npy (N, size).
-        let base = try parsedShard().map { "latents-\($0.index + 1)-of-\($0.of)" } ?? "latents"
-        try LatentFile(model: session.model.manifest.name, size: session.size, named: named)
-            .write(to: dir.appendingPathComponent(base + ".json"))
-        try LatentIO.writeNPY(named.map(\.vector), to: dir.appendingPathComponent(base + ".npy"))
+        try folder.writeLatents()
+    }
+}
+
+/// The files `sample --each` writes into its folder: one PNG per sample, named after its
+/// latent, and the latents of the whole run (every shard writes the same latents.json and
+/// latents.npy, so the shards of one run fill one folder with the files of a single run).
+struct EachFolder {
+    let directory: URL
+    let names: [String]
+    let first: Int
+    /// latents.json and latents.npy of the whole run, and whether each must be written.
+    let latentFiles: [(url: URL, bytes: [UInt8], write: Bool)]
+
+    /// Checks every file this shard will write before any work: an existing image or a
+    /// different latents file is refused unless `force`.
+    init(folder: String, all: [NamedLatent], first: Int, count: Int, model: String, size: Int, force: Bool) throws {
+        let directory = URL(fileURLWithPath: folder), names = Self.fileNames(all.map(\.name))
+        self.directory = directory
+        self.first = first
+        self.names = names
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let images = names[first..<(first + count)].map { (directory.appendingPathComponent($0 + ".png").path, "--each image") }
+        do { try OutputPaths.check(images, force: force) } catch let e as OutputPaths.Refusal { throw UserError(e.description) }
+        let json = [UInt8](try LatentFile(model: model, size: size, named: all).encoded())
+        let npy = NPY.encode(Tensor(latentRows: all.map(\.vector), size: size))
+        var files: [(url: URL, bytes: [UInt8], write: Bool)] = []
+        for (file, bytes) in [("latents.json", json), ("latents.npy", npy)] {
+            let url = URL(fileURLWithPath: folder).appendingPathComponent(file)
+            let existing = try? Data(contentsOf: url)
+            if let existing, [UInt8](existing) == bytes { files.append((url, bytes, false)); continue }
+            if existing != nil && !force {
+                throw UserError("\(url.path): a latents file of another run is there; add --force to replace it, or choose another folder")
+            }
+            files.append((url, bytes, true))
+        }
+        latentFiles = files
+    }
+
+    func imageURL(_ index: Int) -> URL { directory.appendingPathComponent(names[first + index] + ".png") }
+
+    /// Writes latents.json and latents.npy of the whole run, unless identical files are there.
+    func writeLatents() throws {
+        for file in latentFiles where file.write { try AtomicFile.write(file.bytes, to: file.url) }
+    }
+
+    /// File names from latent names: "seed:17" -> "seed-0017" (zero-padded to the run's
+    /// largest seed, so they sort), others with every character outside [A-Za-z0-9._-]
+    /// replaced by '-'; a name used twice gets "-2", "-3", ... in order.
+    static func fileNames(_ latentNames: [String]) -> [String] {
+        let seeds = latentNames.compactMap { $0.hasPrefix("seed:") ? UInt64($0.dropFirst(5)) : nil }
+        let width = String(seeds.max() ?? 0).count
+        var used: [String: Int] = [:]
+        return latentNames.map { name in
+            var base: String
+            if name.hasPrefix("seed:"), let s = UInt64(name.dropFirst(5)) {
+                let digits = String(s)
+                base = "seed-" + String(repeating: "0", count: max(0, width - digits.count)) + digits
+            } else {
+                base = String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") ? $0 : "-" })
+                if base.isEmpty || base.hasPrefix(".") { base = "latent" + base }
+            }
+            let n = (used[base] ?? 0) + 1
+            used[base] = n
+            return n == 1 ? base : "\(base)-\(n)"
+        }
     }
 }
 

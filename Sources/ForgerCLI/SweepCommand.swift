@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Latent
 import Render
+import Safety
 import Tensor
 
 struct SweepCommand: ParsableCommand {
@@ -26,7 +27,7 @@ struct SweepCommand: ParsableCommand {
     var names: String?
     @Option(parsing: .unconditional, help: "Values as LOW..HIGH, e.g. -2..2 (default: the prior's spread; with --directions, -3..3 sigma).")
     var range: String?
-    @Option(help: "Values per dimension.")
+    @Option(help: "Values per dimension, 2 to \(SweepCommand.maximumSteps).")
     var steps = 9
     @Flag(help: "Order dimensions by how much they change the image.")
     var rank = false
@@ -36,12 +37,15 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var render: RenderOptions
 
     func validate() throws {
-        guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
+        try Limits.check(steps, 2...Self.maximumSteps, "--steps")
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
         if top != nil && !rank { throw ValidationError("--top keeps the top dimensions of --rank; add --rank") }
         if directions != nil && dims != nil { throw ValidationError("give --dims (axes) or --directions, not both") }
         if names != nil && directions == nil { throw ValidationError("--names picks directions from --directions FILE; add it") }
     }
+
+    /// Values a row of a sweep holds at most.
+    static let maximumSteps = 256
 
     func run() throws {
         let session = try Session(target, latentOptions)
@@ -79,14 +83,13 @@ struct SweepRow {
 
 /// The rows ordered by how much their images change (Sweep.rank), each name followed by its score.
 func rankRows(_ rows: [SweepRow], session: Session, batchSize: Int) -> [SweepRow] {
-    let all = rows.flatMap(\.latents)
-    let z = Tensor(latentRows: all, size: session.size)
-    let y = session.model.inferenceGenerator.forward(z, labels: session.labels(z.shape[0]), batchSize: batchSize)
-    let per = y.count / y.shape[0]
-    var offset = 0
+    // One row's images at a time, so memory holds a row, not the whole sweep.
+    let generator = session.model.inferenceGenerator
     let images: [[[Float]]] = rows.map { row in
-        defer { offset += row.latents.count }
-        return (0..<row.latents.count).map { c in Array(y.data[((offset + c) * per)..<((offset + c + 1) * per)]) }
+        let y = generator.forward(Tensor(latentRows: row.latents, size: session.size),
+                                  labels: session.labels(row.latents.count), batchSize: batchSize)
+        let per = y.count / max(y.shape[0], 1)
+        return (0..<row.latents.count).map { c in Array(y.data[(c * per)..<((c + 1) * per)]) }
     }
     return Sweep.rank(dimensions: Array(rows.indices), rows: images).map {
         SweepRow(name: rows[$0.dimension].name + String(format: " %.3g", $0.score), latents: rows[$0.dimension].latents)
@@ -152,13 +155,14 @@ struct Analogy: ParsableCommand {
     @Argument(help: "Corner A (a latent source).") var a: String
     @Argument(help: "Corner B: x moves toward it.") var b: String
     @Argument(help: "Corner C: y moves toward it.") var c: String
-    @Option(help: "Cells along each side.") var steps = 5
+    @Option(help: "Cells along each side, 2 to \(SweepCommand.maximumSteps).") var steps = 5
     @Option(help: "How far x and y go (1 reaches B and C; more extrapolates).") var extent: Float = 1
     @OptionGroup var latentOptions: LatentOptions
-    @OptionGroup var render: RenderOptions
+    @OptionGroup var render: PictureOptions
 
     func validate() throws {
-        guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
+        try render.requirePNG("an analogy grid")
+        try Limits.check(steps, 2...SweepCommand.maximumSteps, "--steps")
         guard extent > 0, extent.isFinite else { throw ValidationError("--extent must be positive") }
     }
 
@@ -167,7 +171,6 @@ struct Analogy: ParsableCommand {
         let (la, lb, lc) = (try session.latent(a, option: "A"), try session.latent(b, option: "B"), try session.latent(c, option: "C"))
         let ts = Sweep.evenlySpaced(0...extent, steps: steps)
         let cells = Latent.analogy(la.vector, lb.vector, lc.vector, xs: ts, ys: ts)
-        guard try render.format == .png else { throw UserError("-o: an analogy grid is a PNG; name it .png") }
         let plan = RenderPlan(format: .png, latents: cells, labels: session.labels(cells.count),
                               frames: [.init(tiles: cells.indices.map { $0 })],
                               layout: .init(columns: steps, scale: session.scale(render),
@@ -181,23 +184,37 @@ struct Analogy: ParsableCommand {
 struct RenderRecipe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Redraw an output from its recipe (out.recipe.json), byte for byte.")
+        abstract: "Redraw an output from its recipe (out.png.recipe.json), byte for byte.")
 
     @Argument(help: "A recipe file written beside an output.") var recipe: String
-    @Option(name: .shortAndLong, help: "Where to write (default: the recipe's original output path).") var output: String?
+    @Option(name: .shortAndLong, help: "Where to write (default: the recipe's output, beside the recipe).") var output: String?
     @Option(help: "The model directory, if it moved (its weights must match the recipe's hash).") var model: String?
-    @Flag(name: .shortAndLong, help: "Print nothing but errors.") var quiet = false
+    @OptionGroup var files: OutputOptions
+
+    /// The output of a recipe: -o, or the recorded output's file name in the recipe's folder
+    /// (a recipe is written beside its output, wherever the command was run from).
+    static func defaultOutput(recipe: String, recorded: String) -> String {
+        let folder = URL(fileURLWithPath: recipe).deletingLastPathComponent()
+        let name = URL(fileURLWithPath: recorded).lastPathComponent
+        return recipe.contains("/") ? folder.appendingPathComponent(name).relativePath : name
+    }
 
     func run() throws {
         let url = URL(fileURLWithPath: recipe)
         let r = try Recipe.read(url)
+        guard let recorded = output ?? r.options["output"] else { throw UserError("\(recipe) names no output; give -o") }
+        let out = output ?? Self.defaultOutput(recipe: recipe, recorded: recorded)
+        let format: RenderPlan.Format = URL(fileURLWithPath: out).pathExtension.lowercased() == "gif" ? .gif : .png
+        guard URL(fileURLWithPath: out).pathExtension.lowercased() == r.plan.format.rawValue, format == r.plan.format else {
+            throw UserError("-o \(out): the recipe draws a \(r.plan.format.rawValue.uppercased()); name the output .\(r.plan.format.rawValue)")
+        }
+        try files.check([(out, "output")])
         let loaded = try ModelArgument.parse([model ?? r.model.location]).load()
         guard loaded.weightsHash == r.model.weightsHash else {
             throw RenderError.modelMismatch(recipe: recipe, expected: r.model.weightsHash, found: loaded.weightsHash)
         }
-        guard let out = output ?? r.options["output"] else { throw UserError("\(recipe) names no output; give -o") }
-        let progress: ProgressReporter = quiet ? SilentProgress() : TerminalProgress()
+        let progress: ProgressReporter = files.quiet ? SilentProgress() : TerminalProgress()
         try Renderer(model: loaded).render(r.plan, to: URL(fileURLWithPath: out), progress: progress)
-        if !quiet { FileHandle.standardError.write(Data("wrote \(out) from \(recipe)\n".utf8)) }
+        if !files.quiet { FileHandle.standardError.write(Data("wrote \(out) from \(recipe)\n".utf8)) }
     }
 }

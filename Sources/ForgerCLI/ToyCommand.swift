@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Safety
 import Imaging
 import Tensor
 import Training
@@ -17,7 +18,7 @@ struct Toy: ParsableCommand {
     @Option(name: .shortAndLong, help: "Animated GIF to write.")
     var output = "toy.gif"
     @Option(help: "Also write every frame as a PNG into this folder.")
-    var frames: String?
+    var framesDir: String?
     @Option(help: "Write a CSV of each frame's epoch and the mean and standard deviation of G's samples.")
     var trace: String?
     @Option(help: "Epochs (one G step with its k D steps each).")
@@ -35,17 +36,23 @@ struct Toy: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        guard epochs >= 1, frameEvery >= 1, discriminatorSteps >= 1, batchSize >= 1 else {
-            throw ValidationError("--epochs, --frame-every, -k and --batch-size must be at least 1")
+        try Limits.check(epochs, 1...1_000_000, "--epochs")
+        try Limits.check(frameEvery, 1...1_000_000, "--frame-every")
+        try Limits.check(discriminatorSteps, 1...1000, "-k")
+        try Limits.check(batchSize, 1...100_000, "--batch-size")
+        guard epochs / frameEvery < Limits.maximumFrames else {
+            throw ValidationError("--epochs \(epochs) with --frame-every \(frameEvery) makes over \(Limits.maximumFrames) frames; raise --frame-every")
         }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
+        if !output.lowercased().hasSuffix(".gif") { throw ValidationError("-o \(output): the toy's animation is a GIF; name it .gif") }
+        try outputOptions.check([(output, "output"), trace.map { ($0, "--trace file") }].compactMap { $0 })
     }
 
     func run() throws {
         var toy = ToyGAN()
         toy.epochs = epochs; toy.frameEvery = frameEvery; toy.momentum = momentum
         toy.discriminatorSteps = discriminatorSteps; toy.batchSize = batchSize; toy.seed = seed
-        if let frames { try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true) }
+        if let framesDir { try FileManager.default.createDirectory(atPath: framesDir, withIntermediateDirectories: true) }
         var writer: GIFWriter? = nil
         var count = 0, lastMean: Float = .nan
         var csv = "epoch,sample_mean,sample_std\n"
@@ -59,8 +66,10 @@ struct Toy: ParsableCommand {
             count += 1
             lastMean = frame.sampleMean        // the last frame is always the final epoch's
             csv += "\(frame.epoch),\(frame.sampleMean),\(frame.sampleStd)\n"
-            if let frames {
-                try PNG.write(image, to: URL(fileURLWithPath: frames).appendingPathComponent(String(format: "epoch-%04d.png", frame.epoch)))
+            if let framesDir {
+                let url = URL(fileURLWithPath: framesDir).appendingPathComponent(String(format: "epoch-%04d.png", frame.epoch))
+                try outputOptions.check([(url.path, "--frames-dir image")])
+                try PNG.write(image, to: url)
             }
         }
         try writer?.finish()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Latent
 import Render
+import Safety
 import Tensor
 
 struct VectorCommand: ParsableCommand {
@@ -82,12 +83,12 @@ struct VectorCommand: ParsableCommand {
         @Argument(help: "The vector's name in the library.") var name: String
         @Option(help: "The latent to move (a latent source).") var to = "seed:0"
         @Option(parsing: .unconditional, help: "Strengths as LOW..HIGH, e.g. -3..3.") var strengths = "-3..3"
-        @Option(help: "Number of strengths.") var steps = 7
+        @Option(help: "Number of strengths, 2 to \(SweepCommand.maximumSteps).") var steps = 7
         @OptionGroup var library: Library
         @OptionGroup var latentOptions: LatentOptions
         @OptionGroup var render: RenderOptions
 
-        func validate() throws { guard steps >= 2 else { throw ValidationError("--steps must be at least 2") } }
+        func validate() throws { try Limits.check(steps, 2...SweepCommand.maximumSteps, "--steps") }
 
         func run() throws {
             let session = try Session(target, latentOptions)
@@ -156,15 +157,19 @@ struct Arith: ParsableCommand {
     @Argument(help: "The expression (quote it).") var expression: String
     @Option(help: "A latents .json whose names can be used in the expression.") var latents: String?
     @OptionGroup var library: VectorCommand.Library
-    @Option(help: "Neighbours of the result to show.") var neighbours = 4
-    @Option(help: "Standard deviation of the neighbours' noise, relative to the prior's.") var noise: Float = 0.25
-    @Option(help: "Seed of the neighbours' noise.") var seed: UInt64 = 0
+    @Option(help: "Neighbours of the result to show, 0 to \(SweepCommand.maximumSteps).") var neighbours = 4
+    @Option(help: "Standard deviation of the neighbours' noise, relative to the prior's (default 0.25).") var noise: Float?
+    @Option(help: "Seed of the neighbours' noise (default 0).") var noiseSeed: UInt64?
     @OptionGroup var latentOptions: LatentOptions
-    @OptionGroup var render: RenderOptions
+    @OptionGroup var render: PictureOptions
 
     func validate() throws {
-        guard neighbours >= 0 else { throw ValidationError("--neighbours must be 0 or more") }
-        guard noise >= 0, noise.isFinite else { throw ValidationError("--noise must be 0 or more") }
+        try render.requirePNG("the arithmetic figure")
+        try Limits.check(neighbours, 0...SweepCommand.maximumSteps, "--neighbours")
+        if let noise { guard noise >= 0, noise.isFinite else { throw ValidationError("--noise must be 0 or more") } }
+        if neighbours == 0, noise != nil || noiseSeed != nil {
+            throw ValidationError("--noise and --noise-seed make the neighbours of the result; with --neighbours 0 there are none")
+        }
     }
 
     func run() throws {
@@ -197,18 +202,17 @@ struct Arith: ParsableCommand {
             let k = abs(op.coefficient) == 1 ? "" : "\(caption(Float(abs(op.coefficient)))) * "
             rowCaptions.append("\(sign) \(k)\(op.term)")
         }
-        var rng = SplitMix64(seed: seed)
-        let sigma = noise * (session.prior.spread.upperBound - session.prior.spread.lowerBound) / 6
+        var rng = SplitMix64(seed: noiseSeed ?? 0)
+        let sigma = (noise ?? 0.25) * (session.prior.spread.upperBound - session.prior.spread.lowerBound) / 6
         var row: [Int?] = [add(result)]
         for _ in 0..<neighbours { row.append(add(result.map { $0 + sigma * Float(rng.nextNormal()) })) }
         tiles += row + [Int?](repeating: nil, count: width - row.count)
         rowCaptions.append("= result")
-        guard try render.format == .png else { throw UserError("-o: the arithmetic figure is a PNG; name it .png") }
         let plan = RenderPlan(format: .png, latents: all, labels: session.labels(all.count), frames: [.init(tiles: tiles)],
                               layout: .init(columns: width, scale: session.scale(render), rowCaptions: rowCaptions,
                                             title: parsed.description))
         try session.finish(plan, render, command: "arith", settings: [
             "expression": expression, "latents": latents ?? "", "library": library.library,
-            "neighbours": String(neighbours), "noise": String(noise), "seed": String(seed)])
+            "neighbours": String(neighbours), "noise": String(noise ?? 0.25), "noise-seed": String(noiseSeed ?? 0)])
     }
 }

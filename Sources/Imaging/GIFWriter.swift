@@ -1,5 +1,6 @@
 import CGIF
 import Foundation
+import Safety
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,6 +84,10 @@ public final class GIFWriter {
     public private(set) var framesWritten = 0
     private var closed = false
 
+    /// The longest a single frame is shown, in hundredths of a second (one hour): bounds the
+    /// frames a long hold splits into.
+    public static let maximumFrameDelay: Double = 360_000
+
     /// Frames held in memory right now: palette-sample frames plus the one pending frame.
     var framesHeld: Int { buffered.count + (pending == nil ? 0 : 1) }
 
@@ -113,6 +118,10 @@ public final class GIFWriter {
         guard holdFrames >= 1 else {
             throw ImagingError.invalidArgument(name: "hold frames", value: "\(holdFrames)", hint: "a frame is shown for at least 1 frame period")
         }
+        guard Double(holdFrames) * 100 / options.framesPerSecond <= Self.maximumFrameDelay else {
+            throw ImagingError.invalidArgument(name: "hold frames", value: "\(holdFrames)",
+                                               hint: "one frame is shown for at most \(Int(Self.maximumFrameDelay / 100)) s")
+        }
         try add(frame, idealDuration: Double(holdFrames) * 100 / options.framesPerSecond)
     }
 
@@ -120,6 +129,10 @@ public final class GIFWriter {
     public func add(_ frame: PixelImage, delay centiseconds: Int) throws {
         guard centiseconds >= 2 else {
             throw ImagingError.invalidArgument(name: "delay", value: "\(centiseconds)", hint: "use at least 2 hundredths of a second; browsers slow shorter delays to 10")
+        }
+        guard Double(centiseconds) <= Self.maximumFrameDelay else {
+            throw ImagingError.invalidArgument(name: "delay", value: "\(centiseconds)",
+                                               hint: "one frame is shown for at most \(Int(Self.maximumFrameDelay / 100)) s")
         }
         try add(frame, idealDuration: Double(centiseconds))
     }
@@ -214,7 +227,9 @@ public final class GIFWriter {
     private func openIfNeeded() throws {
         if gif != nil { return }
         var error: Int32 = 0
+        TemporaryFiles.register(temporaryPath)
         guard let file = EGifOpenFileName(temporaryPath, true, &error) else {
+            TemporaryFiles.unregister(temporaryPath)
             throw ImagingError.io(path: url.path, operation: "create a temporary file for", reason: Self.message(error))
         }
         gif = file
@@ -277,7 +292,7 @@ public final class GIFWriter {
             EGifCloseFile(file, &error)
             gif = nil
         }
-        if !closed { unlink(temporaryPath) }
+        if !closed { Safety.AtomicFile.discard(temporary: temporaryPath) }
         closed = true
         buffered = []
         pending = nil

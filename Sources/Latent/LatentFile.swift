@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 import Tensor
 
 /// A latent with a name: "seed:42", an entry of a .json file, or "file.npy#3".

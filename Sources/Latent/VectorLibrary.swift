@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 import Tensor
 
 /// A named collection of attribute vectors, each tied to the model it was made for:

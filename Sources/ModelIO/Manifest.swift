@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 import Tensor
 import NN
 
@@ -50,6 +51,12 @@ public struct ConditioningSpec: Equatable, Sendable {
 public struct ModelManifest: Equatable, Sendable {
     public static let formatName = "forger-model"
     public static let currentVersion = 1
+    /// Bounds on the sizes a manifest declares, checked as it is read: far above any GAN
+    /// generator of this kind, low enough that no product of them overflows.
+    public static let maximumLatentSize = 1 << 20
+    public static let maximumFeatures = 1 << 24
+    public static let maximumChannels = 1 << 16
+    public static let maximumKernel = 256
 
     public var name: String
     public var description: String
@@ -131,8 +138,7 @@ extension ModelManifest {
         }
         let latent = try p.object(top, "latent")
         p.context = "latent"
-        let size = try p.int(latent, "size")
-        guard size > 0 else { throw p.fail("'size' must be positive, got \(size)") }
+        let size = try p.size(latent, "size", maximum: Self.maximumLatentSize)
         let shape = try p.optionalIntArray(latent, "shape")
         var distribution = LatentDistribution.normal
         if let dist = latent["distribution"] {
@@ -149,7 +155,11 @@ extension ModelManifest {
         }
         p.context = "output"
         let output = try p.object(top, "output")
-        let channels = try p.int(output, "channels"), height = try p.int(output, "height"), width = try p.int(output, "width")
+        let channels = try p.size(output, "channels", maximum: 4)
+        let height = try p.size(output, "height", maximum: Limits.maximumSide), width = try p.size(output, "width", maximum: Limits.maximumSide)
+        guard channels * height * width <= Limits.maximumStageElements else {
+            throw p.fail("\(channels) x \(height) x \(width) is more than the \(Limits.maximumStageElements) values an image may hold")
+        }
         var range: (Float, Float) = (-1, 1)
         if let r = output["range"] {
             guard case .array(let a) = r, a.count == 2, case .number(let lo) = a[0], case .number(let hi) = a[1], lo < hi else {
@@ -201,19 +211,25 @@ extension LayerSpec {
         p.context = "layer \(index) (\(type))"
         switch type {
         case "linear":
-            return .linear(inFeatures: try p.int(o, "in"), outFeatures: try p.int(o, "out"),
+            return .linear(inFeatures: try p.size(o, "in", maximum: ModelManifest.maximumFeatures),
+                           outFeatures: try p.size(o, "out", maximum: ModelManifest.maximumFeatures),
                            weight: try p.string(o, "weight"), bias: try p.optionalString(o, "bias"))
         case "conv2d", "convtranspose2d":
             let (kh, kw) = try p.pair(o, "kernel", default: nil)
             let (sh, sw) = try p.pair(o, "stride", default: (1, 1))
             let padding = try p.padding(o, "padding")
             let (oph, opw) = type == "conv2d" ? (0, 0) : try p.pair(o, "output_padding", default: (0, 0))
-            let g = ConvGeometry(inChannels: try p.int(o, "in"), outChannels: try p.int(o, "out"),
+            let g = ConvGeometry(inChannels: try p.size(o, "in", maximum: ModelManifest.maximumChannels),
+                                 outChannels: try p.size(o, "out", maximum: ModelManifest.maximumChannels),
                                  kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw,
                                  padding: padding, outputPaddingHeight: oph, outputPaddingWidth: opw)
             guard g.inChannels > 0, g.outChannels > 0, kh > 0, kw > 0, sh > 0, sw > 0,
                   [padding.top, padding.bottom, padding.left, padding.right, oph, opw].allSatisfy({ $0 >= 0 }) else {
                 throw p.fail("channels, kernel and stride must be positive and padding non-negative")
+            }
+            let geometry = [kh, kw, sh, sw, padding.top, padding.bottom, padding.left, padding.right, oph, opw]
+            guard geometry.allSatisfy({ $0 <= ModelManifest.maximumKernel }) else {
+                throw p.fail("kernel, stride and padding must be at most \(ModelManifest.maximumKernel)")
             }
             if type == "convtranspose2d", oph >= sh || opw >= sw {
                 throw p.fail("output_padding must be smaller than the stride, as in PyTorch")
@@ -224,18 +240,17 @@ extension LayerSpec {
             if let mode = try p.optionalString(o, "mode"), mode != "nearest" {
                 throw p.fail("mode \"\(mode)\" is not supported; only \"nearest\"")
             }
-            let scale = try p.int(o, "scale")
-            guard scale >= 1 else { throw p.fail("'scale' must be a positive integer") }
+            let scale = try p.size(o, "scale", maximum: ModelManifest.maximumKernel)
             return .upsample(scale: scale)
         case "batchnorm":
             let eps = o["eps"] == nil ? Float(1e-5) : try p.float(o, "eps")
             guard eps > 0 else { throw p.fail("'eps' must be positive") }
-            return .batchNorm(features: try p.int(o, "features"), eps: eps,
+            return .batchNorm(features: try p.size(o, "features", maximum: ModelManifest.maximumFeatures), eps: eps,
                               weight: try p.optionalString(o, "weight"), bias: try p.optionalString(o, "bias"),
                               runningMean: try p.string(o, "running_mean"), runningVar: try p.string(o, "running_var"))
         case "reshape":
             guard let shape = try p.optionalIntArray(o, "shape"), !shape.isEmpty,
-                  shape.allSatisfy({ $0 > 0 || $0 == -1 }), shape.filter({ $0 == -1 }).count <= 1 else {
+                  shape.allSatisfy({ ($0 > 0 && $0 <= Limits.maximumStageElements) || $0 == -1 }), shape.filter({ $0 == -1 }).count <= 1 else {
                 throw p.fail("'shape' must be a list of positive sizes with at most one -1")
             }
             return .reshape(shape)
@@ -277,6 +292,12 @@ struct FieldReader {
     func int(_ o: [String: JSONValue], _ key: String) throws -> Int {
         guard case .number(let d)? = o[key], d == d.rounded(), abs(d) < 1e12 else { throw fail("missing integer '\(key)'") }
         return Int(d)
+    }
+    /// A positive integer of at most `maximum`: a size that will be allocated from.
+    func size(_ o: [String: JSONValue], _ key: String, maximum: Int) throws -> Int {
+        let v = try int(o, key)
+        guard (1...maximum).contains(v) else { throw fail("'\(key)' must be 1 to \(maximum), got \(v)") }
+        return v
     }
     func float(_ o: [String: JSONValue], _ key: String) throws -> Float {
         guard case .number(let d)? = o[key], d.isFinite else { throw fail("missing number '\(key)'") }

@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 import Tensor
 import NN
 
@@ -162,6 +163,8 @@ public enum ModelStore {
             throw ModelError.cannotWrite(path: directory.path, reason: "folder \(parent.path) does not exist; create it first")
         }
         let staging = parent.appendingPathComponent(".\(directory.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        TemporaryFiles.register(staging.path)
+        defer { TemporaryFiles.unregister(staging.path) }
         do {
             try fm.createDirectory(at: staging, withIntermediateDirectories: false)
             try Data(JSONWriter.pretty(manifest.json).utf8).write(to: staging.appendingPathComponent(manifestFile))
@@ -194,7 +197,8 @@ public enum ModelStore {
 }
 
 /// Finds models by name: in each folder of `FORGER_MODELS` (colon-separated), in `./Models`,
-/// and in the `Models` folder of the Forger package the executable was built from.
+/// in `<prefix>/share/forger/models` of an installed `<prefix>/bin/forger`, and in the
+/// `Models` folder of the Forger package the executable was built from.
 public enum ModelCatalog {
     public static func searchFolders(environment: [String: String] = ProcessInfo.processInfo.environment,
                                      executable: URL? = Bundle.main.executableURL) -> [URL] {
@@ -203,8 +207,14 @@ public enum ModelCatalog {
             folders += list.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
         }
         folders.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Models"))
+        let binary = executable?.resolvingSymlinksInPath().deletingLastPathComponent()
+        // <prefix>/bin/forger -> <prefix>/share/forger/models (Tools/setup.sh --prefix).
+        if let binary {
+            let installed = binary.deletingLastPathComponent().appendingPathComponent("share/forger/models")
+            if FileManager.default.fileExists(atPath: installed.path) { folders.append(installed) }
+        }
         // .build/<config>/forger -> package root is a few levels up.
-        var dir = executable?.resolvingSymlinksInPath().deletingLastPathComponent()
+        var dir = binary
         for _ in 0..<5 {
             guard let d = dir else { break }
             if FileManager.default.fileExists(atPath: d.appendingPathComponent("Package.swift").path) {

@@ -1,3 +1,4 @@
+import Safety
 import Tensor
 
 /// How a class label joins the latent in a conditional generator.
@@ -81,6 +82,10 @@ public struct Generator: Sendable {
             case .failure(let m):
                 throw ShapeError(layerIndex: i, layerKind: layer.kind, expected: m.expected, actual: m.actual)
             }
+            guard let values = Limits.product(current), values <= Limits.maximumStageElements else {
+                throw ShapeError(layerIndex: i, layerKind: layer.kind,
+                                 expected: "an output of at most \(Limits.maximumStageElements) values an image (512 MiB)", actual: current)
+            }
             shapes.append(current)
         }
         self.latentSize = latentSize
@@ -125,8 +130,22 @@ public struct Generator: Sendable {
         return x
     }
 
-    /// Runs large batches in slices of `batchSize` so memory stays bounded.
+    /// The largest input plus output of one stage for one image, in values: what a forward
+    /// pass holds at once per image, before the plan's padded copies.
+    public var peakValuesPerImage: Int {
+        zip([inputShape] + shapes, shapes).map { $0.reduce(1, *) + $1.reduce(1, *) }.max() ?? inputShape.reduce(1, *)
+    }
+
+    /// The batch size to use for `requested`: smaller when that many images would need more
+    /// than `Limits.forwardBudgetBytes` (counting the plan's copies as three times the stages).
+    public func boundedBatchSize(_ requested: Int) -> Int {
+        max(1, min(requested, Limits.forwardBudgetBytes / max(1, 12 * peakValuesPerImage)))
+    }
+
+    /// Runs large batches in slices of `batchSize` (or fewer, see `boundedBatchSize`) so memory
+    /// stays bounded.
     public func forward(_ latents: Tensor, labels: [Int]? = nil, batchSize: Int) -> Tensor {
+        let batchSize = boundedBatchSize(batchSize)
         let n = latents.shape[0]
         if n <= batchSize { return forward(latents, labels: labels) }
         var parts: [Tensor] = []

@@ -6,6 +6,13 @@ public protocol ProgressReporter: AnyObject {
     /// Returns false when the work should stop.
     @discardableResult func advance(by steps: Int) -> Bool
     func finish()
+    /// A line about a stage that shows no bar (writing a large file); `large` says whether it
+    /// takes long enough to be worth saying.
+    func note(_ text: String, large: Bool)
+}
+
+extension ProgressReporter {
+    public func note(_ text: String, large: Bool) {}
 }
 
 /// Reports nothing: for tests and `--quiet`.
@@ -45,6 +52,11 @@ public final class TerminalProgress: ProgressReporter {
         guard drew else { return }
         draw(elapsed: Date().timeIntervalSince(started))
         FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    public func note(_ text: String, large: Bool) {
+        guard large || drew else { return }
+        FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
     private func draw(elapsed: Double) {

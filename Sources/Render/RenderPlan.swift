@@ -48,6 +48,11 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         public var columnCaptions: [String]?
         public var title: String?
 
+        /// Drops every caption, label and title.
+        public mutating func removeText() {
+            tileLabels = nil; rowCaptions = nil; columnCaptions = nil; title = nil
+        }
+
         public init(columns: Int, scale: Int, padding: Int = 2, tileLabels: [String]? = nil,
                     rowCaptions: [String]? = nil, columnCaptions: [String]? = nil, title: String? = nil) {
             self.columns = columns; self.scale = scale; self.padding = padding; self.tileLabels = tileLabels
@@ -73,7 +78,7 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     }
 }
 
-/// What is written beside every output (`out.gif` -> `out.recipe.json`).
+/// What is written beside every output (`out.gif` -> `out.gif.recipe.json`).
 public struct Recipe: Codable, Equatable, Sendable {
     public static let formatName = "forger-recipe"
 
@@ -107,9 +112,10 @@ public struct Recipe: Codable, Equatable, Sendable {
         self.model = model; self.command = command; self.options = options; self.plan = plan
     }
 
-    /// `out.gif` -> `out.recipe.json`
+    /// `out.gif` -> `out.gif.recipe.json`: every output has a recipe of its own, so `out.png`
+    /// and `out.gif` never share one.
     public static func url(besides output: URL) -> URL {
-        output.deletingPathExtension().appendingPathExtension("recipe.json")
+        output.deletingLastPathComponent().appendingPathComponent(output.lastPathComponent + ".recipe.json")
     }
 
     public func encoded() throws -> Data {
@@ -138,11 +144,20 @@ public enum RenderError: Error, CustomStringConvertible, Equatable {
     case badRecipe(path: String, reason: String)
     case badPlan(String)
     case modelMismatch(recipe: String, expected: String, found: String)
+    case tooLarge(String)
+    case nonFiniteOutput(image: Int, value: Float)
+    case interrupted
 
     public var description: String {
         switch self {
         case .badRecipe(let path, let reason): return "\(path): \(reason)"
         case .badPlan(let reason): return "cannot render: \(reason)"
+        case .tooLarge(let reason):
+            return "cannot render: \(reason). Use --each DIR to write one PNG per sample, fewer samples or values, or a smaller --scale"
+        case .nonFiniteOutput(let image, let value):
+            return "the generator's output for image \(image) holds \(value): the model's weights overflow float32 arithmetic "
+                + "(check its weights, e.g. with forger info, or re-export them); nothing was written"
+        case .interrupted: return "stopped before the output was written"
         case .modelMismatch(let recipe, let expected, let found):
             return "\(recipe) was made with weights sha256 \(expected.prefix(16))…, but the model found has \(found.prefix(16))…; "
                 + "pass --model with the original model directory"

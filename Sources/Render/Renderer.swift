@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 import Imaging
 import ModelIO
 import NN
@@ -41,19 +42,59 @@ public struct Renderer {
             }
         }
         guard !plan.frames.isEmpty else { throw RenderError.badPlan("nothing to draw: no frames") }
+        guard plan.latents.count <= Limits.maximumLatents else {
+            throw RenderError.badPlan("\(plan.latents.count) latents; one picture takes at most \(Limits.maximumLatents)")
+        }
+        guard plan.frames.count <= Limits.maximumFrames else {
+            throw RenderError.badPlan("\(plan.frames.count) frames; a GIF takes at most \(Limits.maximumFrames)")
+        }
         for (i, frame) in plan.frames.enumerated() {
             if let bad = frame.tiles.compactMap({ $0 }).first(where: { !(0..<plan.latents.count).contains($0) }) {
                 throw RenderError.badPlan("frame \(i) refers to latent \(bad) of \(plan.latents.count)")
             }
-            guard frame.hold >= 1 else { throw RenderError.badPlan("frame \(i) has hold \(frame.hold); use at least 1") }
+            guard (1...Limits.maximumHold).contains(frame.hold) else {
+                throw RenderError.badPlan("frame \(i) has hold \(frame.hold); use 1 to \(Limits.maximumHold) frame periods")
+            }
         }
-        guard plan.layout.columns >= 1, plan.layout.scale >= 1, plan.layout.padding >= 0 else {
-            throw RenderError.badPlan("layout needs columns and scale of at least 1 and padding of at least 0")
+        guard (1...Limits.maximumColumns).contains(plan.layout.columns), (1...Limits.maximumScale).contains(plan.layout.scale),
+              (0...Limits.maximumPadding).contains(plan.layout.padding) else {
+            throw RenderError.badPlan("layout needs columns of 1 to \(Limits.maximumColumns), scale of 1 to \(Limits.maximumScale) "
+                                      + "and padding of 0 to \(Limits.maximumPadding)")
         }
+        try Self.checkSize(plan, width: model.manifest.outputWidth, height: model.manifest.outputHeight)
         if plan.format == .png, plan.frames.count != 1 {
             throw RenderError.badPlan("a PNG holds one frame; the plan has \(plan.frames.count)")
         }
         if plan.format == .gif, plan.gif == nil { throw RenderError.badPlan("a GIF plan needs GIF settings") }
+    }
+
+    /// Text of one caption, label or title, in characters.
+    public static let maximumTextLength = 256
+
+    /// Refuses a plan whose pictures would exceed `Limits.maximumPixels` (or a side of
+    /// `Limits.maximumSide`), estimated from the layout before anything is generated.
+    static func checkSize(_ plan: RenderPlan, width: Int, height: Int) throws {
+        let layout = plan.layout
+        let texts = [layout.title] + plan.frames.map(\.caption) + (layout.tileLabels ?? []).map { Optional($0) }
+            + (layout.rowCaptions ?? []).map { Optional($0) } + (layout.columnCaptions ?? []).map { Optional($0) }
+        if let long = texts.compactMap({ $0 }).first(where: { $0.count > maximumTextLength }) {
+            throw RenderError.badPlan("a caption of \(long.count) characters; captions hold at most \(maximumTextLength)")
+        }
+        let tiles = plan.frames.map(\.tiles.count).max() ?? 0
+        let columns = max(1, min(layout.columns, tiles))
+        let rows = (tiles + columns - 1) / columns
+        // Generous room for captions: a caption column, a title and a label line a row.
+        let caption = 8 * maximumTextLength / 4
+        guard let tileWidth = Limits.product([width, layout.scale]), let tileHeight = Limits.product([height, layout.scale]),
+              let gridWidth = Limits.product([columns, tileWidth + layout.padding]),
+              let gridHeight = Limits.product([rows, tileHeight + layout.padding + 12]),
+              let pixels = Limits.product([gridWidth + caption, gridHeight + 40]),
+              pixels <= Limits.maximumPixels, gridWidth <= Limits.maximumSide, gridHeight <= Limits.maximumSide else {
+            let mega = Double(columns) * Double(width * layout.scale) * Double(rows) * Double(height * layout.scale) / 1e6
+            throw RenderError.tooLarge("the picture would hold \(rows) x \(columns) tiles of \(width * layout.scale) x \(height * layout.scale) pixels "
+                + "(about \(Int(mega.rounded())) megapixels); one picture holds at most \(Limits.maximumPixels >> 20) megapixels and "
+                + "\(Limits.maximumSide) pixels a side")
+        }
     }
 
     /// Generator outputs for latents `indices` of the plan, as pixels at the layout's scale.
@@ -75,7 +116,8 @@ public struct Renderer {
     }
 
     /// Generator outputs (N, C, H, W) with values in `range` -> N images of 8-bit pixels.
-    public static func pixels(_ y: Tensor, range: (Float, Float)) throws -> [PixelImage] {
+    public static func pixels(_ y: Tensor, range: (Float, Float), firstIndex: Int = 0) throws -> [PixelImage] {
+        try checkFinite(y, firstIndex: firstIndex)
         let (n, c, h, w) = (y.shape[0], y.shape[1], y.shape[2], y.shape[3])
         return try y.data.withUnsafeBufferPointer { buffer in
             try (0..<n).map { i in
@@ -85,17 +127,36 @@ public struct Renderer {
         }
     }
 
+    /// Throws if a generated image holds NaN or an infinity: weights that are finite but so
+    /// large that float32 overflows give such outputs, and a picture of them would be a lie.
+    public static func checkFinite(_ y: Tensor, firstIndex: Int = 0) throws {
+        guard let bad = y.data.firstIndex(where: { !$0.isFinite }) else { return }
+        let per = max(1, y.count / max(y.shape[0], 1))
+        throw RenderError.nonFiniteOutput(image: firstIndex + bad / per, value: y.data[bad])
+    }
+
     /// Draws the plan into `url` (PNG or GIF), atomically.
     public func render(_ plan: RenderPlan, to url: URL, progress: ProgressReporter = SilentProgress()) throws {
         try validate(plan)
         switch plan.format {
         case .png:
             let frame = plan.frames[0]
-            progress.start(total: frame.tiles.count, label: "rendering")
-            let image = try compose(frame, plan: plan, images: try images(frame.tiles.compactMap { $0 }, of: plan))
-            progress.advance(by: frame.tiles.count)
-            try PNG.write(image, to: url)
+            let indices = frame.tiles.compactMap { $0 }
+            progress.start(total: indices.count, label: "rendering")
+            // In batches, so that the bar moves (and can stop the work) on a large grid.
+            var generated: [PixelImage] = []
+            generated.reserveCapacity(indices.count)
+            var start = 0
+            while start < indices.count {
+                let part = Array(indices[start..<min(indices.count, start + batchSize)])
+                generated += try images(part, of: plan)
+                start += part.count
+                guard progress.advance(by: part.count) else { throw RenderError.interrupted }
+            }
             progress.finish()
+            let image = try compose(frame, plan: plan, images: generated)
+            progress.note("writing \(url.lastPathComponent) (\(image.width) x \(image.height) pixels)", large: image.width * image.height >= 4 << 20)
+            try PNG.write(image, to: url)
         case .gif:
             try renderGIF(plan, to: url, progress: progress)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 
 /// NumPy `.npy` files (format 1.0/2.0/3.0), float32 little-endian, C order: the numeric
 /// interface between Forger and Python users.
@@ -101,7 +102,7 @@ public enum NPY {
 
     /// Writes atomically: a temporary file beside the target, then a rename.
     public static func write(_ tensor: Tensor, to url: URL) throws {
-        try AtomicFile.write(Data(encode(tensor)), to: url)
+        try AtomicFile.write(encode(tensor), to: url)
     }
 
     private static func field(_ key: String, in header: String) -> String? {
@@ -113,38 +114,5 @@ public enum NPY {
         }
         rest = rest.prefix { $0 != "," && $0 != "}" }
         return rest.trimmingCharacters(in: .whitespaces)
-    }
-}
-
-/// Writes whole files so that a reader never sees a half-written one: data goes to a
-/// temporary file in the same directory, which is then renamed over the target.
-public enum AtomicFile {
-    public struct Failure: Error, CustomStringConvertible {
-        public let path: String
-        public let reason: String
-        public var description: String { "cannot write \(path): \(reason)" }
-    }
-
-    public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-            throw Failure(path: url.path, reason: "directory \(dir.path) does not exist; create it first")
-        }
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try data.write(to: temp)
-            try moveReplacing(temp, to: url)
-        } catch {
-            try? FileManager.default.removeItem(at: temp)
-            throw Failure(path: url.path, reason: error.localizedDescription)
-        }
-    }
-
-    /// rename(2): atomic on one file system, replaces an existing target.
-    public static func moveReplacing(_ source: URL, to target: URL) throws {
-        if rename(source.path, target.path) != 0 {
-            throw Failure(path: target.path, reason: String(cString: strerror(errno)))
-        }
     }
 }

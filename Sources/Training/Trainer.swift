@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 import Tensor
 import NN
 import ModelIO

@@ -35,7 +35,7 @@ final class DirectionsCommandTests: CommandTestCase {
         XCTAssertEqual(npy.shape, [16, 16])
         XCTAssertEqual(Array(npy.data[0..<16]), first.vector)
         // The grid: 3 rows of 7 strengths, -3..3 sigma from seed 7.
-        let plan = try Recipe.read(tmp.appendingPathComponent("g.recipe.json")).plan
+        let plan = try Recipe.read(tmp.appendingPathComponent("g.png.recipe.json")).plan
         XCTAssertEqual(plan.latents.count, 21)
         XCTAssertEqual(plan.layout.rowCaptions?.first?.hasPrefix("sefa-0 "), true)
         let base = LatentSampler.sample(seed: 7, size: 16)
@@ -45,7 +45,7 @@ final class DirectionsCommandTests: CommandTestCase {
         try run(["vector", "apply", dcgan, "sefa-3", "--library", path("dirs.json"), "--to", "seed:7", "--scale", "1", "-o", path("a.png"), "-q"])
         try run(["sweep", dcgan, "--base", "seed:7", "--directions", path("dirs.json"), "--names", "sefa-1,sefa-0", "--steps", "3",
                  "--scale", "1", "-o", path("s.png"), "-q"])
-        let sweep = try Recipe.read(tmp.appendingPathComponent("s.recipe.json")).plan
+        let sweep = try Recipe.read(tmp.appendingPathComponent("s.png.recipe.json")).plan
         XCTAssertEqual(sweep.layout.rowCaptions, ["sefa-1", "sefa-0"])
         for i in 0..<16 { XCTAssertEqual(sweep.latents[3 + 2][i], base[i] + 3 * first.vector[i], accuracy: 1e-5) }
         try run(["arith", dcgan, "seed:7 + 2*{sefa-0}", "--library", path("dirs.json"), "--neighbours", "0", "--scale", "1",

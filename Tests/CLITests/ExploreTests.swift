@@ -25,9 +25,9 @@ final class ExploreTests: CommandTestCase {
         try run(args + ["-o", path("a.gif")])
         try run(args + ["-o", path("b.gif")])
         XCTAssertEqual(try bytes("a.gif"), try bytes("b.gif"))
-        try run(["render", path("a.recipe.json"), "-o", path("c.gif"), "-q"])
+        try run(["render", path("a.gif.recipe.json"), "-o", path("c.gif"), "-q"])
         XCTAssertEqual(try bytes("a.gif"), try bytes("c.gif"))
-        let recipe = try Recipe.read(tmp.appendingPathComponent("a.recipe.json"))
+        let recipe = try Recipe.read(tmp.appendingPathComponent("a.gif.recipe.json"))
         XCTAssertEqual(recipe.plan.latents.count, 12, "3 keyframes x 4 frames, looped: no repeated frame at the seam")
         XCTAssertEqual(recipe.plan.latents[0], LatentSampler.sample(seed: 1, size: 16))
         XCTAssertEqual(recipe.options["frames"], "4")
@@ -40,7 +40,7 @@ final class ExploreTests: CommandTestCase {
     func testOpenWalkEndsOnTheLastKeyframeWithHolds() throws {
         try run(["walk", mnist, "--keyframes", "seed:1,seed:2", "--frames", "5", "--hold", "2", "--fps", "10", "--scale", "1",
                  "-o", path("w.gif"), "-q"])
-        let plan = try Recipe.read(tmp.appendingPathComponent("w.recipe.json")).plan
+        let plan = try Recipe.read(tmp.appendingPathComponent("w.gif.recipe.json")).plan
         XCTAssertEqual(plan.latents.count, 6)
         XCTAssertEqual(plan.frames.map(\.hold), [3, 1, 1, 1, 1, 3])
         XCTAssertEqual(plan.latents.last!, LatentSampler.sample(seed: 2, size: 16, prior: .uniform(low: 0, high: 1)))
@@ -50,8 +50,8 @@ final class ExploreTests: CommandTestCase {
     }
 
     func testGreatCircleFramesKeepTheirNorm() throws {
-        try run(["walk", dcgan, "--circle", "--circle-frames", "8", "--seed", "3", "--scale", "1", "-o", path("c.gif"), "-q"])
-        let plan = try Recipe.read(tmp.appendingPathComponent("c.recipe.json")).plan
+        try run(["walk", dcgan, "--circle", "--circle-frames", "8", "--plane-seed", "3", "--scale", "1", "-o", path("c.gif"), "-q"])
+        let plan = try Recipe.read(tmp.appendingPathComponent("c.gif.recipe.json")).plan
         let norms = plan.latents.map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() }
         XCTAssertEqual(plan.latents.count, 8)
         for n in norms { XCTAssertEqual(n, norms[0], accuracy: 1e-4) }
@@ -59,7 +59,7 @@ final class ExploreTests: CommandTestCase {
 
     func testSweepGridAndItsRecipe() throws {
         try run(["sweep", mnist, "--base", "seed:5", "--dims", "2,7", "--steps", "3", "--scale", "1", "-o", path("s.png"), "-q"])
-        let recipe = try Recipe.read(tmp.appendingPathComponent("s.recipe.json"))
+        let recipe = try Recipe.read(tmp.appendingPathComponent("s.png.recipe.json"))
         let plan = recipe.plan
         XCTAssertEqual(plan.latents.count, 6)
         XCTAssertEqual(plan.layout.rowCaptions, ["z[2]", "z[7]"])
@@ -67,13 +67,13 @@ final class ExploreTests: CommandTestCase {
         let base = LatentSampler.sample(seed: 5, size: 16, prior: .uniform(low: 0, high: 1))
         var expected = base; expected[7] = 0.5
         XCTAssertEqual(plan.latents[4], expected)
-        try run(["render", path("s.recipe.json"), "-o", path("s2.png"), "-q"])
+        try run(["render", path("s.png.recipe.json"), "-o", path("s2.png"), "-q"])
         XCTAssertEqual(try bytes("s.png"), try bytes("s2.png"))
     }
 
     func testSweepRankKeepsTheMostChangingDimensions() throws {
         try run(["sweep", mnist, "--dims", "0..15", "--rank", "--top", "3", "--steps", "3", "--scale", "1", "-o", path("r.png"), "-q"])
-        let captions = try Recipe.read(tmp.appendingPathComponent("r.recipe.json")).plan.layout.rowCaptions!
+        let captions = try Recipe.read(tmp.appendingPathComponent("r.png.recipe.json")).plan.layout.rowCaptions!
         XCTAssertEqual(captions.count, 3)
         let scores = captions.map { Double($0.split(separator: " ").last!)! }
         XCTAssertEqual(scores, scores.sorted(by: >), "ranked by score, highest first")
@@ -83,13 +83,15 @@ final class ExploreTests: CommandTestCase {
         try run(["sample", mnist, "-n", "7", "--seed", "40", "--each", path("all"), "-q"])
         try run(["sample", mnist, "-n", "7", "--seed", "40", "--each", path("parts"), "--shard", "1/2", "-q"])
         try run(["sample", mnist, "-n", "7", "--seed", "40", "--each", path("parts"), "--shard", "2/2", "-q"])
-        for i in 0..<7 {
-            XCTAssertEqual(try bytes("all/\(i).png"), try bytes("parts/\(i).png"), "sample \(i)")
+        // Files are named after their latents (seed 40 is seed-40.png), and the shards of one
+        // run leave exactly the files of a single run: images and one latents.json/.npy.
+        let names = (40..<47).map { "seed-\($0).png" } + ["latents.json", "latents.npy"]
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("all")).sorted(), names.sorted())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("parts")).sorted(), names.sorted())
+        for name in names {
+            XCTAssertEqual(try bytes("all/\(name)"), try bytes("parts/\(name)"), name)
         }
         let whole = try LatentFile.read(tmp.appendingPathComponent("all/latents.json"))
-        let first = try LatentFile.read(tmp.appendingPathComponent("parts/latents-1-of-2.json"))
-        let second = try LatentFile.read(tmp.appendingPathComponent("parts/latents-2-of-2.json"))
-        XCTAssertEqual(whole.latents, first.latents + second.latents)
         XCTAssertEqual(whole.latents.map(\.name).first, "seed:40")
         let npy = try LatentIO.readNPY(tmp.appendingPathComponent("all/latents.npy"))
         XCTAssertEqual(npy, whole.latents.map(\.vector), "the .npy holds the same latents, (N, size) float32")
@@ -105,7 +107,7 @@ final class ExploreTests: CommandTestCase {
         }
         try run(["vector", "apply", dcgan, "up", "--to", "seed:7", "--strengths", "-2..2", "--steps", "5", "--library", lib,
                  "--scale", "1", "-o", path("v.png"), "-q"])
-        let plan = try Recipe.read(tmp.appendingPathComponent("v.recipe.json")).plan
+        let plan = try Recipe.read(tmp.appendingPathComponent("v.png.recipe.json")).plan
         XCTAssertEqual(plan.latents[2], s(7))
         XCTAssertEqual(plan.latents[4][0], s(7)[0] + 2 * entry.vector[0], accuracy: 1e-5)
         // The vector was made for dcgan_small: another model is refused.
@@ -116,7 +118,7 @@ final class ExploreTests: CommandTestCase {
     func testArithmeticFigureHasARowPerOperandAndTheResult() throws {
         try run(["arith", dcgan, "mean(seed:1,seed:2,seed:3) - mean(seed:4,seed:5,seed:6) + seed:7", "--neighbours", "2",
                  "--scale", "1", "-o", path("a.png"), "-q"])
-        let plan = try Recipe.read(tmp.appendingPathComponent("a.recipe.json")).plan
+        let plan = try Recipe.read(tmp.appendingPathComponent("a.png.recipe.json")).plan
         XCTAssertEqual(plan.layout.rowCaptions?.count, 4)
         XCTAssertEqual(plan.layout.columns, 4, "three exemplars and their mean")
         let s = { (seed: UInt64) in LatentSampler.sample(seed: seed, size: 16) }
@@ -130,7 +132,7 @@ final class ExploreTests: CommandTestCase {
 
     func testAnalogyCorners() throws {
         try run(["analogy", mnist, "seed:1", "seed:2", "seed:3", "--steps", "3", "--scale", "1", "-o", path("g.png"), "-q"])
-        let plan = try Recipe.read(tmp.appendingPathComponent("g.recipe.json")).plan
+        let plan = try Recipe.read(tmp.appendingPathComponent("g.png.recipe.json")).plan
         let s = { (seed: UInt64) in LatentSampler.sample(seed: seed, size: 16, prior: .uniform(low: 0, high: 1)) }
         XCTAssertEqual(plan.latents[0], s(1))
         for i in 0..<16 { XCTAssertEqual(plan.latents[2][i], s(2)[i], accuracy: 1e-6) }
@@ -155,7 +157,7 @@ final class ConditionalCommandTests: CommandTestCase {
         let model = CLITests.fixture("cond_concat")
         try run(["walk", model, "--keyframes", "seed:1,seed:2", "--classes", "0,2", "--frames", "4",
                  "--scale", "1", "-o", tmp.appendingPathComponent("w.gif").path, "-q"])
-        let plan = try Recipe.read(tmp.appendingPathComponent("w.recipe.json")).plan
+        let plan = try Recipe.read(tmp.appendingPathComponent("w.gif.recipe.json")).plan
         XCTAssertEqual(plan.classWeights?.count, 5)
         XCTAssertEqual(plan.classWeights?[0], [1, 0, 0])
         XCTAssertEqual(plan.classWeights?[2], [0.5, 0, 0.5])

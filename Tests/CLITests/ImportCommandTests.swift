@@ -26,7 +26,7 @@ final class ImportCommandTests: CommandTestCase {
 
     func testRangeTakesANegativeLowerBound() throws {
         let dir = tmp.appendingPathComponent("m").path
-        try run(["import", Self.fixture("dcgan_zip.pt"), "--preset", "dcgan", "--range", "-1:1", "-o", dir, "-q"])
+        try run(["import", Self.fixture("dcgan_zip.pt"), "--preset", "dcgan", "--output-range=-1..1", "-o", dir, "-q"])
         XCTAssertTrue(try ModelStore.load(URL(fileURLWithPath: dir)).manifest.outputRange == (-1, 1))
     }
 

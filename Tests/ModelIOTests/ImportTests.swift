@@ -178,7 +178,8 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(try LatentDistribution(argument: "uniform:-1:1"), .uniform(low: -1, high: 1))
         XCTAssertEqual(try LatentDistribution(argument: "normal"), .normal)
         XCTAssertThrowsError(try LatentDistribution(argument: "uniform:1:-1"))
-        XCTAssertTrue(try parseOutputRange("0:1") == (0, 1))
+        XCTAssertTrue(try parseOutputRange("0..1") == (0, 1))
+        XCTAssertThrowsError(try parseOutputRange("0:1"))
         XCTAssertThrowsError(try parseOutputRange("1"))
         XCTAssertEqual(try parseActivation("leakyrelu:0.2", option: "--activation"), .leakyReLU(slope: 0.2))
         XCTAssertThrowsError(try parseActivation("gelu", option: "--activation")) { XCTAssertTrue("\($0)".contains("leakyrelu:SLOPE")) }

@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 
 /// Writes a model's weights as a PyTorch `state_dict` in safetensors form, so that
 /// `module.load_state_dict(safetensors.torch.load_file(path))` takes it with strict checking.
@@ -75,14 +76,10 @@ public enum ModelExport {
         let entries = try stateDict(directory)
         let manifest = try ModelStore.load(directory).manifest
         let data = encode(entries, metadata: ["forger_model": manifest.name])
-        let staging = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).tmp-\(getpid())")
         do {
-            try data.write(to: staging)
-            if fm.fileExists(atPath: file.path) { _ = try fm.replaceItemAt(file, withItemAt: staging) }
-            else { try fm.moveItem(at: staging, to: file) }
+            try AtomicFile.write(data, to: file)
         } catch {
-            try? fm.removeItem(at: staging)
-            throw ImportError(file.path, "cannot write the export (\(error.localizedDescription))",
+            throw ImportError(file.path, "cannot write the export (\(error))",
                               hint: "Check that the folder exists and is writable.")
         }
         return entries

@@ -145,10 +145,11 @@ extension LatentDistribution {
 }
 
 /// `-1:1` or `0:1` -> the output range.
+/// `-1..1` -> (-1, 1): the range a model's outputs span (LOW..HIGH, as every range option is written).
 public func parseOutputRange(_ argument: String) throws -> (Float, Float) {
-    let parts = argument.split(separator: ":")
-    guard parts.count == 2, let lo = Float(parts[0]), let hi = Float(parts[1]), lo < hi else {
-        throw ImportError("--range '\(argument)'", "not an output range", hint: "Write LOW:HIGH: -1:1 for tanh, 0:1 for sigmoid.")
+    let parts = argument.components(separatedBy: "..")
+    guard parts.count == 2, let lo = Float(parts[0]), let hi = Float(parts[1]), lo.isFinite, hi.isFinite, lo < hi else {
+        throw ImportError("--output-range '\(argument)'", "not an output range", hint: "Write LOW..HIGH: -1..1 for tanh, 0..1 for sigmoid.")
     }
     return (lo, hi)
 }
