@@ -4,7 +4,6 @@ import PackageDescription
 // One target per level of the stack; each imports only what is below it.
 //   CBLAS/CGemm/CPNG/CGIF/CZlib/CSHA256 -> Tensor -> NN -> ModelIO -> Latent/Training -> ForgerCLI -> forger
 // Imaging sits beside the stack and imports only the C shims.
-let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "Forger",
@@ -25,14 +24,14 @@ let package = Package(
         // The GEMM kernels are optimised in debug builds too, so that tests run at speed.
         .target(name: "CGemm", path: "Sources/CGemm", cSettings: [.unsafeFlags(["-O2"])]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS", "CGemm", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "NN", dependencies: ["Tensor", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "ModelIO", dependencies: ["Tensor", "NN", "CZlib", "CSHA256", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "Latent", dependencies: ["CBLAS", "Tensor", "NN", "ModelIO", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "Imaging", dependencies: ["CPNG", "CGIF", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "Render", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "Training", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Safety"], exclude: ["README.md"], swiftSettings: optimised),
-        .target(name: "Evaluation", dependencies: ["Tensor", "NN", "ModelIO", "Training", "Latent", "Imaging"], exclude: ["README.md"], swiftSettings: optimised),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CGemm", "Safety"], exclude: ["README.md"]),
+        .target(name: "NN", dependencies: ["Tensor", "Safety"], exclude: ["README.md"]),
+        .target(name: "ModelIO", dependencies: ["Tensor", "NN", "CZlib", "CSHA256", "Safety"], exclude: ["README.md"]),
+        .target(name: "Latent", dependencies: ["CBLAS", "Tensor", "NN", "ModelIO", "Safety"], exclude: ["README.md"]),
+        .target(name: "Imaging", dependencies: ["CPNG", "CGIF", "Safety"], exclude: ["README.md"]),
+        .target(name: "Render", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Safety"], exclude: ["README.md"]),
+        .target(name: "Training", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Safety"], exclude: ["README.md"]),
+        .target(name: "Evaluation", dependencies: ["Tensor", "NN", "ModelIO", "Training", "Latent", "Imaging"], exclude: ["README.md"]),
         .target(name: "ForgerCLI", dependencies: [
             "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training", "Evaluation", "Safety",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

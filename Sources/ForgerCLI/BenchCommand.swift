@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Render
 import ModelIO
 import NN
 import Tensor
@@ -232,9 +233,9 @@ struct Bench: ParsableCommand {
     /// fresh process that reports its own high-water mark (FORGER_PEAK_MEMORY).
     func walkMemoryLine(model: URL) -> String {
         let gif = FileManager.default.temporaryDirectory.appendingPathComponent("forger-bench-walk-\(getpid()).gif")
-        defer { try? FileManager.default.removeItem(at: gif) }
+        defer { Self.removeWithRecipe(gif) }
         func peakKB(frames: Int) -> Int? {
-            let args = ["walk", model.path, "--keyframes", "seed:1,seed:2", "--frames", String(frames - 1), "-o", gif.path, "-q"]
+            let args = ["walk", model.path, "--keyframes", "seed:1,seed:2", "--frames", String(frames - 1), "-o", gif.path, "-q", "--force"]
             return PeakMemory.ofChild(URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, args)
         }
         guard let small = peakKB(frames: 10), let large = peakKB(frames: 1000) else {
@@ -431,12 +432,19 @@ struct Bench: ParsableCommand {
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
+    /// Removes a benchmark's output and the recipe written beside it.
+    static func removeWithRecipe(_ output: URL) {
+        try? FileManager.default.removeItem(at: output)
+        try? FileManager.default.removeItem(at: Recipe.url(besides: output))
+    }
+
     /// Best wall time of `forger sample <model> -n 1 -o <png>` in a fresh process, over 5 runs.
     func coldStart(model: URL) -> Double? {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let png = FileManager.default.temporaryDirectory.appendingPathComponent("forger-bench-cold-\(getpid()).png")
         var best: Double? = nil
-        let arguments = [exe.path, "sample", model.path, "-n", "1", "-o", png.path, "-q"]
+        defer { Self.removeWithRecipe(png) }
+        let arguments = [exe.path, "sample", model.path, "-n", "1", "-o", png.path, "-q", "--force"]
         for _ in 0..<5 {
             try? FileManager.default.removeItem(at: png)
             // posix_spawn and waitpid straight away, as the peers' subprocess.run does (Foundation's

@@ -88,20 +88,24 @@ struct Models: ParsableCommand {
         abstract: "List the models Forger can find (FORGER_MODELS folders, ./Models, the installed or the package's Models).")
 
     func run() throws {
-        let folders = ModelCatalog.searchFolders()
+        for line in try Self.listing(folders: ModelCatalog.searchFolders()) { print(line) }
+    }
+
+    /// One line per model found in `folders`; no models at all is an error naming the folders.
+    static func listing(folders: [URL]) throws -> [String] {
         let found = ModelCatalog.all(in: folders)
         if found.isEmpty {
             throw UserError("no models found; searched: \(folders.map(\.path).joined(separator: ", ")). "
                             + "Set FORGER_MODELS to a folder of model directories, or install with Tools/setup.sh --prefix DIR")
         }
         let width = found.map(\.name.count).max()!
-        for (name, url) in found {
+        return found.map { name, url in
             let pad = String(repeating: " ", count: width - name.count)
             do {
                 let (m, _) = try ModelStore.readManifest(url)
-                print("\(name)\(pad)  \(m.outputChannels)x\(m.outputHeight)x\(m.outputWidth)  z\(m.latentSize)  \(m.description)  (\(url.path))")
+                return "\(name)\(pad)  \(m.outputChannels)x\(m.outputHeight)x\(m.outputWidth)  z\(m.latentSize)  \(m.description)  (\(url.path))"
             } catch {
-                print("\(name)\(pad)  unreadable: \(error)")
+                return "\(name)\(pad)  unreadable: \(error)"
             }
         }
     }

@@ -93,6 +93,12 @@ struct Sample: ParsableCommand {
 
     func run() throws {
         let session = try Session(target, latentOptions)
+        if output != nil, latents == nil, from == nil {     // before drawing the latents
+            let m = session.model.manifest
+            try Renderer.checkSize(tiles: count, layout: .init(columns: columns ?? Int(Double(count).squareRoot().rounded(.up)),
+                                                                 scale: scale ?? session.scale(nil)),
+                                   width: m.outputWidth, height: m.outputHeight)
+        }
         let all = try samples(session)
         if let bad = all.firstIndex(where: { !$0.vector.allSatisfy(\.isFinite) }) {
             throw UserError("latent \(bad) ('\(all[bad].name)') holds NaN or an infinity; nothing was written")

@@ -80,7 +80,12 @@ public struct Renderer {
         if let long = texts.compactMap({ $0 }).first(where: { $0.count > maximumTextLength }) {
             throw RenderError.badPlan("a caption of \(long.count) characters; captions hold at most \(maximumTextLength)")
         }
-        let tiles = plan.frames.map(\.tiles.count).max() ?? 0
+        try checkSize(tiles: plan.frames.map(\.tiles.count).max() ?? 0, layout: layout, width: width, height: height)
+    }
+
+    /// Refuses a picture of `tiles` tiles of `width` x `height` (before the layout's scale)
+    /// that would exceed `Limits.maximumPixels` or `Limits.maximumSide`.
+    public static func checkSize(tiles: Int, layout: RenderPlan.Layout, width: Int, height: Int) throws {
         let columns = max(1, min(layout.columns, tiles))
         let rows = (tiles + columns - 1) / columns
         // Generous room for captions: a caption column, a title and a label line a row.
@@ -90,8 +95,8 @@ public struct Renderer {
               let gridHeight = Limits.product([rows, tileHeight + layout.padding + 12]),
               let pixels = Limits.product([gridWidth + caption, gridHeight + 40]),
               pixels <= Limits.maximumPixels, gridWidth <= Limits.maximumSide, gridHeight <= Limits.maximumSide else {
-            let mega = Double(columns) * Double(width * layout.scale) * Double(rows) * Double(height * layout.scale) / 1e6
-            throw RenderError.tooLarge("the picture would hold \(rows) x \(columns) tiles of \(width * layout.scale) x \(height * layout.scale) pixels "
+            let mega = Double(columns) * Double(width) * Double(layout.scale) * Double(rows) * Double(height) * Double(layout.scale) / 1e6
+            throw RenderError.tooLarge("the picture would hold \(rows) x \(columns) tiles of \(width) x \(height) pixels at scale \(layout.scale) "
                 + "(about \(Int(mega.rounded())) megapixels); one picture holds at most \(Limits.maximumPixels >> 20) megapixels and "
                 + "\(Limits.maximumSide) pixels a side")
         }

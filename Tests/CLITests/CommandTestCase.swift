@@ -29,11 +29,24 @@ class CommandTestCase: XCTestCase {
         return nil
     }
 
-    func exec(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+    func path(_ name: String) -> String { tmp.appendingPathComponent(name).path }
+    func bytes(_ name: String) throws -> Data { try Data(contentsOf: tmp.appendingPathComponent(name)) }
+
+    /// Runs the command in-process and checks that it fails with a message containing `part`.
+    func expectError(_ args: [String], _ part: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try run(args), file: file, line: line) { error in
+            let message = "\(error)".contains(part) ? "\(error)" : Forger.message(for: error)
+            XCTAssertTrue(message.contains(part), "'\(message)' lacks '\(part)'", file: file, line: line)
+        }
+    }
+
+    func exec(_ args: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> (code: Int32, out: String, err: String) {
         guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        if let directory { p.currentDirectoryURL = directory }
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

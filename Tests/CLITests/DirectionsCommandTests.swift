@@ -11,14 +11,7 @@ final class DirectionsCommandTests: CommandTestCase {
     let dcgan = CLITests.fixture("dcgan_small")     // convT first layer, z 16
     let convt = CLITests.packageRoot.appendingPathComponent("Tests/LatentTests/Fixtures/directions/convt").path   // z 8
 
-    func path(_ name: String) -> String { tmp.appendingPathComponent(name).path }
     func library(_ name: String = "dirs.json") throws -> VectorLibrary { try VectorLibrary.read(tmp.appendingPathComponent(name)) }
-    func expectError(_ args: [String], _ part: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try run(args), file: file, line: line) { error in
-            let message = "\(error)".contains(part) ? "\(error)" : Forger.message(for: error)
-            XCTAssertTrue(message.contains(part), "'\(message)' lacks '\(part)'", file: file, line: line)
-        }
-    }
 
     func testSeFaWritesLibraryNpyAndGridThatOtherCommandsUse() throws {
         try run(["directions", dcgan, "--method", "sefa", "-o", path("dirs.json"), "--npy", path("dirs.npy"),

@@ -11,14 +11,6 @@ final class ExploreTests: CommandTestCase {
     let dcgan = CLITests.fixture("dcgan_small")     // colour 64x64, z 16
     let mnist = CLITests.fixture("theano_mnist")    // grey 28x28, z 16, uniform(0, 1)
 
-    func path(_ name: String) -> String { tmp.appendingPathComponent(name).path }
-    func bytes(_ name: String) throws -> Data { try Data(contentsOf: tmp.appendingPathComponent(name)) }
-    func expectError(_ args: [String], _ part: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try run(args), file: file, line: line) { error in
-            let message = "\(error)".contains(part) ? "\(error)" : Forger.message(for: error)
-            XCTAssertTrue(message.contains(part), "'\(message)' lacks '\(part)'", file: file, line: line)
-        }
-    }
 
     func testWalkIsDeterministicAndItsRecipeRedrawsTheSameBytes() throws {
         let args = ["walk", dcgan, "--keyframes", "seed:1,seed:2,seed:3", "--frames", "4", "--loop", "--scale", "1", "-q"]
