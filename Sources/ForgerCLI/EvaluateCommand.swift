@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Safety
 import Evaluation
 import Training
 import Imaging
@@ -55,7 +56,8 @@ struct EvaluateModel: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
+        try Limits.check(samples, 2...100_000, "--samples")
+        try outputOptions.check([nnGrid.map { ($0, "--nn-grid picture") }, json.map { ($0, "--json report") }].compactMap { $0 })
         guard swdImages >= 1, swdImages <= samples else { throw ValidationError("--swd-images must be between 1 and --samples") }
         guard nnPairs >= 1, nnPairs <= samples else { throw ValidationError("--nn-pairs must be between 1 and --samples") }
         if let imageSize, imageSize < 4 { throw ValidationError("--image-size must be at least 4") }
@@ -93,7 +95,7 @@ struct EvaluateModel: ParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            do { try encoder.encode(report).write(to: URL(fileURLWithPath: json), options: .atomic) } catch {
+            do { try AtomicFile.write(try encoder.encode(report), to: URL(fileURLWithPath: json)) } catch {
                 throw UserError("--json \(json): cannot write (\(error.localizedDescription)); check the folder exists")
             }
         }
@@ -150,8 +152,12 @@ struct TrainClassifier: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        try Limits.check(epochs, 1...1000, "--epochs")
+        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
+        let existing = URL(fileURLWithPath: output).appendingPathComponent(Classifier.manifestFile).path
+        if FileManager.default.fileExists(atPath: existing) && !outputOptions.force {
+            throw ValidationError("-o \(output) already holds a classifier; add --force to replace it, or choose another folder")
+        }
         guard lr > 0 else { throw ValidationError("--lr must be positive") }
     }
 

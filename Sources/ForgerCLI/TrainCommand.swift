@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Safety
 import Imaging
 import Render
 import ModelIO
@@ -131,6 +132,15 @@ struct Train: ParsableCommand {
             throw ValidationError("--class-join and --embedding-size are for conditional training; add --conditional")
         }
         if let embeddingSize, embeddingSize < 1 { throw ValidationError("--embedding-size must be at least 1") }
+        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
+        if let width { try Limits.check(width, 1...4096, "--width") }
+        if let latentSize { try Limits.check(latentSize, 1...ModelManifest.maximumLatentSize, "--latent-size") }
+        if let imageSize { try Limits.check(imageSize, 4...1024, "--image-size") }
+        // A model directory already there is continued with --resume, replaced with --force.
+        let existing = ["model.json", "checkpoint.safetensors"].map { URL(fileURLWithPath: output).appendingPathComponent($0).path }
+        if !resume && !outputOptions.force && existing.contains(where: { FileManager.default.fileExists(atPath: $0) }) {
+            throw ValidationError("-o \(output) already holds a model; add --resume to continue its training, or --force to start again over it")
+        }
     }
 
     func run() throws {

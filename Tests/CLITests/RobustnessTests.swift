@@ -60,6 +60,11 @@ final class RobustnessTests: CommandTestCase {
         try Data().write(to: URL(fileURLWithPath: path("m.safetensors")))
         expectError(["export", mnist, "-o", path("m.safetensors")], "add --force")
         expectError(["sample", mnist, "-o", path("no-such-folder/x.png")], "does not exist; create it first")
+        // A model directory is continued with --resume or replaced with --force, never silently.
+        try FileManager.default.copyItem(atPath: mnist, toPath: path("trained"))
+        expectError(["train", "--preset", "post-mnist", "--data", path("none.idx"), "--steps", "1", "-o", path("trained")], "add --resume")
+        try Data().write(to: URL(fileURLWithPath: path("report.json")))
+        expectError(["evaluate", mnist, "--data", path("none.idx"), "--json", path("report.json")], "--json report already exists")
     }
 
     /// 3 and 14. Interrupted renders leave no temporary file behind.

@@ -84,7 +84,7 @@ final class TrainCommandTests: CommandTestCase {
 
         try idx([0, 1, 2, 3, 0]).write(to: labels)
         XCTAssertThrowsError(try run(["train", "--architecture", try architecture(), "--data", images.path, "--labels", labels.path,
-                                      "--conditional", "--steps", "1", "-o", out, "-q"])) {
+                                      "--conditional", "--steps", "1", "-o", out, "-q", "--force"])) {
             XCTAssertTrue("\($0)".contains("5 labels for 6 images"), "\($0)")
         }
     }
