@@ -39,9 +39,9 @@ struct DirectionsCommand: ParsableCommand {
     var name: String?
     @Flag(help: "Overwrite directions of the same names (and drop stale PREFIX-N entries).") var replace = false
 
-    @Option(help: "ganspace: latents drawn from the prior (default 10000).") var samples: Int?
+    @Option(name: [.customShort("n"), .long], help: "ganspace: latents drawn from the prior (default 10000).") var samples: Int?
     @Option(help: "ganspace: the layer whose activations are factorised, numbered as forger info does.") var layer: Int?
-    @Option(help: "ganspace: sample i is the latent of seed SEED + i.") var seed: UInt64 = 0
+    @Option(name: .shortAndLong, help: "ganspace: sample i is the latent of seed SEED + i.") var seed: UInt64 = 0
 
     @Option(help: "boundary: latents that have the attribute (sources, comma-separated).") var with: String?
     @Option(help: "boundary: latents that lack it.") var without: String?

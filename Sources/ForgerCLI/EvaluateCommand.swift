@@ -41,7 +41,7 @@ struct EvaluateModel: ParsableCommand {
     var classifier: String?
     @Flag(help: "Skip the classifier metrics.")
     var noClassifier = false
-    @Option(help: "Samples to generate and classify.")
+    @Option(name: [.customShort("n"), .long], help: "Samples to generate and classify, 2 to 100000.")
     var samples = 10_000
     @Option(help: "Images per set for SWD (the paper: 16384).")
     var swdImages = 2048
