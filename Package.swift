@@ -1,13 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Linux only (Debian): the engine links OpenBLAS and LAPACK, and reads /proc for its own
+// executable and memory figures. macOS is not supported.
 // One target per level of the stack; each imports only what is below it.
 //   CBLAS/CGemm/CPNG/CGIF/CZlib/CSHA256 -> Tensor -> NN -> ModelIO -> Latent/Training -> ForgerCLI -> forger
-// Imaging sits beside the stack and imports only the C shims.
+// Imaging sits beside the stack and imports only the C shims and Safety (atomic files, size
+// limits), which sits under Tensor and Imaging and imports nothing.
 
 let package = Package(
     name: "Forger",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "forger", targets: ["forger"]),
     ],
