@@ -26,7 +26,14 @@ public struct ExpressionError: Error, Equatable, CustomStringConvertible {
     public let source: String
 
     public var description: String {
-        "\(message) at column \(column)\n  \(source)\n  \(String(repeating: " ", count: max(0, column - 1)))^"
+        // A long source is shown as a window around the column, so that the caret stays legible.
+        let chars = Array(source), width = 72
+        let start = max(0, min(column - 1 - width / 2, chars.count - width))
+        let end = min(chars.count, start + width)
+        let prefix = start > 0 ? "..." : "", suffix = end < chars.count ? "..." : ""
+        let shown = prefix + String(chars[start..<end]) + suffix
+        let caret = String(repeating: " ", count: max(0, column - 1 - start + prefix.count)) + "^"
+        return "\(message) at column \(column)\n  \(shown)\n  \(caret)"
     }
 }
 
@@ -52,7 +59,17 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
     case negate(LatentExpression)
     case scale(LatentExpression, Double)
 
-    /// Parses a whole expression; throws `ExpressionError`.
+    /// Longest source accepted, in Characters.
+    public static let maxLength = 20_000
+    /// Most seeds and names in one expression: each becomes a latent to generate and an
+    /// exemplar in `forger arith`'s figure.
+    public static let maxAtoms = 1_000
+    /// Deepest nesting of parentheses, `mean(` and unary signs. The parser and every walk of
+    /// the tree recurse once per level, so this bounds their stack use.
+    public static let maxDepth = 100
+
+    /// Parses a whole expression; throws `ExpressionError`, also when the source passes one
+    /// of the limits above.
     public static func parse(_ source: String) throws -> LatentExpression {
         var parser = try ExpressionParser(source)
         return try parser.parseAll()
@@ -61,7 +78,12 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
     /// Evaluates in Double, rounding to Float once at the end. Throws what `resolve` throws,
     /// or `LatentError.invalidOption` when the latents differ in size.
     public func evaluate(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Float] {
-        try evaluateDouble(resolve).map { Float($0) }
+        let value = try evaluateDouble(resolve).map { Float($0) }
+        // Each constant is finite, but scales multiply: 1e30*(1e30*a) leaves Float's range.
+        guard value.allSatisfy(\.isFinite) else {
+            throw LatentError.invalidOption("the expression's value is not finite in float32; its coefficients are too large")
+        }
+        return value
     }
 
     private func evaluateDouble(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Double] {
@@ -186,9 +208,17 @@ private struct ExpressionParser {
     var tokens: [Token] = []
     var position = 0
 
+    /// Nesting levels entered so far (parentheses, `mean(`, unary signs) and atoms parsed.
+    var depth = 0
+    var atomCount = 0
+
     init(_ source: String) throws {
         self.source = source
         let chars = Array(source)
+        guard chars.count <= LatentExpression.maxLength else {
+            throw ExpressionError(message: "the expression is \(chars.count) characters long; the limit is \(LatentExpression.maxLength)",
+                                  column: LatentExpression.maxLength + 1, source: source)
+        }
         var i = 0
         func isNameStart(_ c: Character) -> Bool { c == "_" || (c.isASCII && c.isLetter) }
         func isNamePart(_ c: Character) -> Bool { isNameStart(c) || (c.isASCII && c.isNumber) }
@@ -252,6 +282,22 @@ private struct ExpressionParser {
         return e
     }
 
+    /// Enters one nesting level at `column`; `leave()` when done.
+    mutating func enter(at column: Int) throws {
+        depth += 1
+        guard depth <= LatentExpression.maxDepth else {
+            throw fail("nesting is deeper than \(LatentExpression.maxDepth) levels (parentheses, mean( and unary signs each count one); simplify the expression", at: column)
+        }
+    }
+
+    mutating func leave() { depth -= 1 }
+
+    /// A folded constant, refused when it left Double's range (`1e300*1e300`).
+    func constant(_ x: Double, at column: Int) throws -> Value {
+        guard x.isFinite else { throw fail("the constant overflows to \(x)", at: column) }
+        return .number(x)
+    }
+
     mutating func parseExpr() throws -> Value {
         var left = try parseTerm()
         while current.kind == .plus || current.kind == .minus {
@@ -259,7 +305,7 @@ private struct ExpressionParser {
             position += 1
             let right = try parseTerm()
             switch (left, right) {
-            case let (.number(x), .number(y)): left = .number(op.kind == .plus ? x + y : x - y)
+            case let (.number(x), .number(y)): left = try constant(op.kind == .plus ? x + y : x - y, at: op.column)
             case let (.latent(a), .latent(b)): left = .latent(op.kind == .plus ? .sum(a, b) : .difference(a, b))
             default:
                 throw fail("cannot add a number and a latent; numbers only scale latents (use '*')", at: op.column)
@@ -277,7 +323,7 @@ private struct ExpressionParser {
             let right = try parseUnary()
             if op.kind == .star {
                 switch (left, right) {
-                case let (.number(x), .number(y)): left = .number(x * y)
+                case let (.number(x), .number(y)): left = try constant(x * y, at: op.column)
                 case let (.number(s), .latent(e)), let (.latent(e), .number(s)): left = .latent(.scale(e, s))
                 case (.latent, .latent):
                     throw fail("cannot multiply two latents; one side of '*' must be a number", at: op.column)
@@ -288,7 +334,7 @@ private struct ExpressionParser {
                 }
                 guard d != 0 else { throw fail("division by zero", at: rightColumn) }
                 switch left {
-                case .number(let x): left = .number(x / d)
+                case .number(let x): left = try constant(x / d, at: op.column)
                 case .latent(let e): left = .latent(.scale(e, 1 / d))
                 }
             }
@@ -297,18 +343,26 @@ private struct ExpressionParser {
     }
 
     mutating func parseUnary() throws -> Value {
-        if current.kind == .minus {
-            position += 1
-            switch try parseUnary() {
-            case .number(let x): return .number(-x)
-            case .latent(let e): return .latent(.negate(e))
-            }
+        let sign = current
+        guard sign.kind == .minus || sign.kind == .plus else { return try parsePrimary() }
+        position += 1
+        try enter(at: sign.column)
+        defer { leave() }
+        let operand = try parseUnary()
+        guard sign.kind == .minus else { return operand }
+        switch operand {
+        case .number(let x): return .number(-x)
+        case .latent(let e): return .latent(.negate(e))
         }
-        if current.kind == .plus {
-            position += 1
-            return try parseUnary()
+    }
+
+    /// Counts an atom against `maxAtoms`.
+    mutating func atom(_ atom: LatentAtom, at column: Int) throws -> Value {
+        atomCount += 1
+        guard atomCount <= LatentExpression.maxAtoms else {
+            throw fail("the expression names more than \(LatentExpression.maxAtoms) latents (seeds and names); split it up", at: column)
         }
-        return try parsePrimary()
+        return .latent(.atom(atom))
     }
 
     mutating func parsePrimary() throws -> Value {
@@ -319,12 +373,16 @@ private struct ExpressionParser {
             return .number(x)
         case .open:
             position += 1
+            try enter(at: token.column)
+            defer { leave() }
             let inner = try parseExpr()
             guard current.kind == .close else { throw fail("expected ')'", at: current.column) }
             position += 1
             return inner
         case .name("mean") where next.kind == .open:
             position += 2
+            try enter(at: token.column)
+            defer { leave() }
             var items: [LatentExpression] = []
             while true {
                 let column = current.column
@@ -347,10 +405,10 @@ private struct ExpressionParser {
                 throw fail("a seed must be a whole number from 0 to \(UInt64.max)", at: seedToken.column)
             }
             position += 1
-            return .latent(.atom(.seed(seed)))
+            return try atom(.seed(seed), at: token.column)
         case .name(let name):
             position += 1
-            return .latent(.atom(.name(name)))
+            return try atom(.name(name), at: token.column)
         default:
             throw fail("expected a latent, a number or '('", at: token.column)
         }
