@@ -48,7 +48,8 @@ public struct ExpressionError: Error, Equatable, CustomStringConvertible {
 ///     primary := NUMBER | '(' expr ')' | 'mean' '(' expr (',' expr)* ')' | 'seed' ':' INTEGER | NAME
 ///
 /// NAME is a letter or '_' followed by letters, digits or '_'. Constant subexpressions such as
-/// `2*3` or `-(0.5)` fold into one coefficient.
+/// `2*3` or `-(0.5)` fold into one coefficient, and so do repeated factors of a latent
+/// (`a*2*3` is `6*a`).
 public indirect enum LatentExpression: Equatable, Sendable, CustomStringConvertible {
     public typealias Atom = LatentAtom
 
@@ -79,7 +80,7 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
     /// or `LatentError.invalidOption` when the latents differ in size.
     public func evaluate(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Float] {
         let value = try evaluateDouble(resolve).map { Float($0) }
-        // Each constant is finite, but scales multiply: 1e30*(1e30*a) leaves Float's range.
+        // Coefficients are finite Doubles, but the latent is float32: 1e30*(1e30*a) leaves its range.
         guard value.allSatisfy(\.isFinite) else {
             throw LatentError.invalidOption("the expression's value is not finite in float32; its coefficients are too large")
         }
@@ -155,9 +156,11 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
 
     /// Canonical text that parses back to the same expression.
     public var description: String {
+        // A sign needs no parentheses after '-' or '*' ("--a", "2*-a"), so the text nests no
+        // deeper than the expression and stays within maxDepth.
         func wrapped(_ e: LatentExpression) -> String {
             switch e {
-            case .sum, .difference, .negate, .scale: return "(\(e))"
+            case .sum, .difference, .scale: return "(\(e))"
             default: return e.description
             }
         }
@@ -293,9 +296,18 @@ private struct ExpressionParser {
     mutating func leave() { depth -= 1 }
 
     /// A folded constant, refused when it left Double's range (`1e300*1e300`).
-    func constant(_ x: Double, at column: Int) throws -> Value {
+    func finite(_ x: Double, at column: Int) throws -> Double {
         guard x.isFinite else { throw fail("the constant overflows to \(x)", at: column) }
-        return .number(x)
+        return x
+    }
+
+    /// `e` times `s`, one scale however many factors were written (`a*2*3` is `6*a`), so
+    /// that a chain of factors does not nest.
+    func scaled(_ e: LatentExpression, _ s: Double, at column: Int) throws -> Value {
+        if case let .scale(inner, k) = e {
+            return .latent(.scale(inner, try finite(k * s, at: column)))
+        }
+        return .latent(.scale(e, s))
     }
 
     mutating func parseExpr() throws -> Value {
@@ -305,7 +317,7 @@ private struct ExpressionParser {
             position += 1
             let right = try parseTerm()
             switch (left, right) {
-            case let (.number(x), .number(y)): left = try constant(op.kind == .plus ? x + y : x - y, at: op.column)
+            case let (.number(x), .number(y)): left = .number(try finite(op.kind == .plus ? x + y : x - y, at: op.column))
             case let (.latent(a), .latent(b)): left = .latent(op.kind == .plus ? .sum(a, b) : .difference(a, b))
             default:
                 throw fail("cannot add a number and a latent; numbers only scale latents (use '*')", at: op.column)
@@ -323,8 +335,8 @@ private struct ExpressionParser {
             let right = try parseUnary()
             if op.kind == .star {
                 switch (left, right) {
-                case let (.number(x), .number(y)): left = try constant(x * y, at: op.column)
-                case let (.number(s), .latent(e)), let (.latent(e), .number(s)): left = .latent(.scale(e, s))
+                case let (.number(x), .number(y)): left = .number(try finite(x * y, at: op.column))
+                case let (.number(s), .latent(e)), let (.latent(e), .number(s)): left = try scaled(e, s, at: op.column)
                 case (.latent, .latent):
                     throw fail("cannot multiply two latents; one side of '*' must be a number", at: op.column)
                 }
@@ -334,8 +346,8 @@ private struct ExpressionParser {
                 }
                 guard d != 0 else { throw fail("division by zero", at: rightColumn) }
                 switch left {
-                case .number(let x): left = try constant(x / d, at: op.column)
-                case .latent(let e): left = .latent(.scale(e, 1 / d))
+                case .number(let x): left = .number(try finite(x / d, at: op.column))
+                case .latent(let e): left = try scaled(e, 1 / d, at: op.column)
                 }
             }
         }

@@ -57,6 +57,23 @@ final class ExpressionLimitTests: XCTestCase {
         }
     }
 
+    /// Found by `Tools/fuzz.sh expression` (Fuzz/crashes/expression/canonical-text-too-deep):
+    /// the canonical text wrapped every sign in parentheses, so 80 nested minus signs printed
+    /// as 159 levels and no longer parsed back. A chain of factors nested the same way.
+    func testCanonicalTextStaysWithinTheLimits() throws {
+        for text in [String(repeating: "-", count: 80) + "a*2 + b/4 - -c",
+                     "a" + String(repeating: "*2", count: 150),
+                     "2*" + String(repeating: "(-", count: 45) + "a" + String(repeating: ")", count: 45),
+                     String(repeating: "-2*", count: 90) + "a"] {
+            let e = try LatentExpression.parse(text)
+            XCTAssertEqual(try LatentExpression.parse(e.description), e, text)
+        }
+        XCTAssertEqual(try LatentExpression.parse("a*2*3/4"), .scale(.atom(.name("a")), 1.5))
+        XCTAssertEqual(try LatentExpression.parse("2*-a").description, "2*-a")
+        XCTAssertEqual(try LatentExpression.parse("-(-a)").description, "--a")
+        expectError("a" + String(repeating: "*1e300", count: 2), "the constant overflows")
+    }
+
     func testLongSourcesShowAWindowAroundTheColumn() {
         let text = String(repeating: "a + ", count: 100) + "?" + String(repeating: " + a", count: 100)
         XCTAssertThrowsError(try LatentExpression.parse(text)) { error in
