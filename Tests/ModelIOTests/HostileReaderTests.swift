@@ -68,6 +68,14 @@ final class HostileSafeTensorsTests: XCTestCase {
         expectRefusal(file(" {\"a\":\(entry(0, 4))}", dataBytes: 4), ["starting with '{' at byte 8"])
     }
 
+    /// JSONDecoder stops at 512 levels, so nesting cannot exhaust the stack of JSONValue's
+    /// recursive decoding (checked here for the safetensors header and model.json).
+    func testDeeplyNestedJSONIsRefused() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        expectRefusal(file("{\"a\":\(deep)}", dataBytes: 0), ["header is not valid JSON"])
+        XCTAssertThrowsError(try ModelManifest.parse(Data("{\"format\":\(deep)}".utf8), path: "model.json"))
+    }
+
     func testDuplicateKeyScannerIgnoresArraysAndValues() {
         let ok = Array("{\"a\":[\"a\",\"a\"],\"b\":{\"a\":\"b\"},\"c\":\"a\"}".utf8)
         XCTAssertNil(JSONValue.firstDuplicateKey(in: ok))

@@ -6,23 +6,8 @@ import XCTest
 /// overflows Int (a trap in `readIDX`, found by `Tools/fuzz.sh idx`; the input is
 /// Fuzz/crashes/idx/dimension-product-overflow), images of zero width (a precondition in
 /// ImageDataset), and gzip data that decompress without bound.
-final class IDXHostileTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("forger-idx-\(getpid())-\(name.hashValue)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
-
-    func idx(_ dims: [UInt32], body: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0, 0, 0x08, UInt8(dims.count)]
-        for d in dims { out += [UInt8(d >> 24), UInt8(d >> 16 & 0xFF), UInt8(d >> 8 & 0xFF), UInt8(d & 0xFF)] }
-        return out + body
-    }
-
-    func write(_ bytes: [UInt8], gzip: Bool = false) throws -> URL {
+extension DatasetTests {
+    func writeIDX(_ bytes: [UInt8], gzip: Bool = false) throws -> URL {
         let url = dir.appendingPathComponent("f-idx3-ubyte")
         try Data(bytes).write(to: url)
         guard gzip else { return url }
@@ -33,32 +18,32 @@ final class IDXHostileTests: XCTestCase {
         return URL(fileURLWithPath: url.path + ".gz")
     }
 
-    func expectRefusal(_ url: URL, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+    func expectIDXRefusal(_ url: URL, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try DatasetLoader.idx(images: url), file: file, line: line) { error in
             XCTAssertTrue("\(error)".contains(fragment), "message lacks '\(fragment)': \(error)", file: file, line: line)
         }
     }
 
-    func testOverflowingDimensionsAreRefused() throws {
-        expectRefusal(try write(idx([0x0074_0000, 0x0300_0000, 0x6360_E060], body: [1, 2, 3])), "over Forger's limit")
-        expectRefusal(try write(idx([60_000, 60_000, 60_000], body: [])), "over Forger's limit")
+    func testIDXOverflowingDimensionsAreRefused() throws {
+        expectIDXRefusal(try writeIDX(idxBytes([0x0074_0000, 0x0300_0000, 0x6360_E060], [1, 2, 3])), "over Forger's limit")
+        expectIDXRefusal(try writeIDX(idxBytes([60_000, 60_000, 60_000], [])), "over Forger's limit")
         let fuzzed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/crashes/idx/dimension-product-overflow")
-        expectRefusal(try write([UInt8](try Data(contentsOf: fuzzed))), "over Forger's limit")
+        expectIDXRefusal(try writeIDX([UInt8](try Data(contentsOf: fuzzed))), "over Forger's limit")
     }
 
-    func testEmptyImagesAndOddChannelsAreRefused() throws {
-        expectRefusal(try write(idx([2, 0, 5], body: [])), "images of 0x5 pixels")
-        expectRefusal(try write(idx([1, 2, 2, 2], body: [UInt8](repeating: 9, count: 8))), "declares 2 channels")
-        XCTAssertEqual(try DatasetLoader.idx(images: try write(idx([1, 2, 2, 3], body: [UInt8](repeating: 9, count: 12)))).channels, 3)
+    func testIDXEmptyImagesAndOddChannelsAreRefused() throws {
+        expectIDXRefusal(try writeIDX(idxBytes([2, 0, 5], [])), "images of 0x5 pixels")
+        expectIDXRefusal(try writeIDX(idxBytes([1, 2, 2, 2], [UInt8](repeating: 9, count: 8))), "declares 2 channels")
+        XCTAssertEqual(try DatasetLoader.idx(images: try writeIDX(idxBytes([1, 2, 2, 3], [UInt8](repeating: 9, count: 12)))).channels, 3)
     }
 
-    func testGzipDataAreBoundedByTheHeader() throws {
+    func testIDXGzipDataAreBoundedByTheHeader() throws {
         // The header declares 2 images of 2x2, the stream holds 4 MB more: decompression stops
         // one chunk past the declared size instead of inflating everything.
-        let url = try write(idx([2, 2, 2], body: [UInt8](repeating: 0, count: 4 << 20)), gzip: true)
-        expectRefusal(url, "decompress to more than the IDX header declares")
+        let url = try writeIDX(idxBytes([2, 2, 2], [UInt8](repeating: 0, count: 4 << 20)), gzip: true)
+        expectIDXRefusal(url, "decompress to more than the IDX header declares")
         // The same header with its 8 bytes reads.
-        XCTAssertEqual(try DatasetLoader.idx(images: try write(idx([2, 2, 2], body: [UInt8](repeating: 7, count: 8)), gzip: true)).count, 2)
+        XCTAssertEqual(try DatasetLoader.idx(images: try writeIDX(idxBytes([2, 2, 2], [UInt8](repeating: 7, count: 8)), gzip: true)).count, 2)
     }
 }
