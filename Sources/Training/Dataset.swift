@@ -150,25 +150,26 @@ public enum DatasetLoader {
     /// against it before the data is decompressed or copied.
     static let maxIDXBytes = 1 << 31
 
-    /// The byte count an IDX header declares (header included), once `bytes` hold the whole
-    /// header; nil before that. Throws when the dimensions multiply past `maxIDXBytes`.
-    static func idxDeclaredSize(_ bytes: [UInt8], path: String) throws -> Int? {
+    /// The dimensions an IDX header declares and the file size they make (header included),
+    /// once `bytes` hold the whole header; nil before that. Throws when the dimensions
+    /// multiply past `maxIDXBytes`.
+    static func idxHeader(_ bytes: [UInt8], path: String) throws -> (dims: [Int], size: Int)? {
         guard bytes.count >= 4 else { return nil }
         let rank = Int(bytes[3])
         guard bytes.count >= 4 + 4 * rank else { return nil }
-        var total = 1
-        var dims: [Int] = []
-        for d in 0..<rank {
+        let dims = (0..<rank).map { d in
             let o = 4 + 4 * d
-            let dim = Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3])
-            dims.append(dim)
+            return Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3])
+        }
+        var total = 1
+        for dim in dims {
             let (m, overflow) = total.multipliedReportingOverflow(by: dim)
             guard !overflow, m <= maxIDXBytes else {
-                throw DatasetError.badFormat(path: path, reason: "IDX header declares dimensions \(dims)... of more than \(maxIDXBytes) bytes, over Forger's limit; the file is corrupt or not IDX")
+                throw DatasetError.badFormat(path: path, reason: "IDX header declares dimensions \(dims), more than Forger's limit of \(maxIDXBytes) bytes; the file is corrupt or not IDX")
             }
             total = m
         }
-        return 4 + 4 * rank + total
+        return (dims, 4 + 4 * rank + total)
     }
 
     /// Reads an unsigned-byte IDX file: (dimensions, data).
@@ -177,8 +178,10 @@ public enum DatasetLoader {
         if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B {
             // Stop decompressing one byte past what the header declares (so a longer file is
             // still refused below), and never past maxIDXBytes.
+            // Data that do not start like IDX stop at once, for the checks below to name.
             bytes = try gunzip(bytes, path: url.path) { prefix in
-                try idxDeclaredSize(prefix, path: url.path).map { $0 + 1 } ?? maxIDXBytes
+                if prefix.count >= 3, prefix[0..<3] != [0, 0, 0x08] { return nil }
+                return try idxHeader(prefix, path: url.path).map { $0.size + 1 } ?? maxIDXBytes
             }
         }
         guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0 else {
@@ -191,12 +194,8 @@ public enum DatasetLoader {
         guard rank >= 1, bytes.count >= 4 + 4 * rank else {
             throw DatasetError.badFormat(path: url.path, reason: "IDX header truncated (\(bytes.count) bytes)")
         }
-        let dims = (0..<rank).map { d in
-            let o = 4 + 4 * d
-            return Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3])
-        }
-        let start = 4 + 4 * rank
-        let need = try idxDeclaredSize(bytes, path: url.path)! - start
+        let (dims, size) = try idxHeader(bytes, path: url.path)!  // the whole header is there (checked above)
+        let start = 4 + 4 * rank, need = size - start
         guard bytes.count - start == need else {
             throw DatasetError.badFormat(path: url.path, reason: "IDX header declares \(dims) = \(need) bytes but the file holds \(bytes.count - start); the file is truncated or corrupt, download it again")
         }
@@ -204,8 +203,9 @@ public enum DatasetLoader {
     }
 
     /// Decompresses gzip data; `limit` gives, for the output so far, how long it may grow
-    /// (checked after every chunk, so at most one chunk is decompressed past it).
-    static func gunzip(_ input: [UInt8], path: String, limit: ([UInt8]) throws -> Int) throws -> [UInt8] {
+    /// (checked after every chunk, so at most one chunk is decompressed past it), or nil to
+    /// stop and return the output so far.
+    static func gunzip(_ input: [UInt8], path: String, limit: ([UInt8]) throws -> Int?) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DatasetError.badFormat(path: path, reason: "zlib could not start")
@@ -215,7 +215,7 @@ public enum DatasetLoader {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var input = input
         var status: Int32 = Z_OK
-        var tooLong = false
+        var tooLong = false, stopped = false
         try input.withUnsafeMutableBufferPointer { src in
             stream.next_in = src.baseAddress
             stream.avail_in = uInt(src.count)
@@ -226,9 +226,11 @@ public enum DatasetLoader {
                     status = inflate(&stream, Z_NO_FLUSH)
                     output += dst[0..<(dst.count - Int(stream.avail_out))]
                 }
-                tooLong = output.count > (try limit(output))
+                guard let allowed = try limit(output) else { stopped = true; return }
+                tooLong = output.count > allowed
             } while status == Z_OK && !tooLong
         }
+        if stopped { return output }
         if tooLong {
             throw DatasetError.badFormat(path: path, reason: "the gzip data decompress to more than the IDX header declares (or over \(maxIDXBytes) bytes); the file is corrupt, download it again")
         }

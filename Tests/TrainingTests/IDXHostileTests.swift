@@ -25,11 +25,11 @@ extension DatasetTests {
     }
 
     func testIDXOverflowingDimensionsAreRefused() throws {
-        expectIDXRefusal(try writeIDX(idxBytes([0x0074_0000, 0x0300_0000, 0x6360_E060], [1, 2, 3])), "over Forger's limit")
-        expectIDXRefusal(try writeIDX(idxBytes([60_000, 60_000, 60_000], [])), "over Forger's limit")
+        expectIDXRefusal(try writeIDX(idxBytes([0x0074_0000, 0x0300_0000, 0x6360_E060], [1, 2, 3])), "more than Forger's limit of 2147483648 bytes")
+        expectIDXRefusal(try writeIDX(idxBytes([60_000, 60_000, 60_000], [])), "more than Forger's limit of 2147483648 bytes")
         let fuzzed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fuzz/crashes/idx/dimension-product-overflow")
-        expectIDXRefusal(try writeIDX([UInt8](try Data(contentsOf: fuzzed))), "over Forger's limit")
+        expectIDXRefusal(try writeIDX([UInt8](try Data(contentsOf: fuzzed))), "more than Forger's limit of 2147483648 bytes")
     }
 
     func testIDXEmptyImagesAndOddChannelsAreRefused() throws {
@@ -43,6 +43,8 @@ extension DatasetTests {
         // one chunk past the declared size instead of inflating everything.
         let url = try writeIDX(idxBytes([2, 2, 2], [UInt8](repeating: 0, count: 4 << 20)), gzip: true)
         expectIDXRefusal(url, "decompress to more than the IDX header declares")
+        // Gzipped data that are not IDX stop at once and are named as such.
+        expectIDXRefusal(try writeIDX([UInt8](repeating: 0x41, count: 4 << 20), gzip: true), "not an IDX file")
         // The same header with its 8 bytes reads.
         XCTAssertEqual(try DatasetLoader.idx(images: try writeIDX(idxBytes([2, 2, 2], [UInt8](repeating: 7, count: 8)), gzip: true)).count, 2)
     }
