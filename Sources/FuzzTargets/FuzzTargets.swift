@@ -55,11 +55,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
 /// The readers that need more than one call, or files on disk.
 enum FuzzReaders {
-    /// A private scratch folder for readers that take paths; one per process.
+    /// A private scratch folder for readers that take paths; one per process, removed when
+    /// the process exits normally (a crashing input leaves it for a look).
     static let scratch: URL = {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("forger-fuzz-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: FuzzReaders.scratch) }
         return url
     }()
 
