@@ -39,6 +39,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forger", dependencies: ["ForgerCLI"]),
+        // Fuzz targets, one per reader of untrusted input; `Tools/fuzz.sh` builds forger-fuzz
+        // against libFuzzer in .build-fuzz, the ordinary build makes it a replay tool.
+        .target(name: "FuzzTargets", dependencies: ["Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training"], exclude: ["README.md"]),
+        .executableTarget(name: "forger-fuzz", dependencies: ["FuzzTargets"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
@@ -47,6 +51,7 @@ let package = Package(
         .testTarget(name: "LatentTests", dependencies: ["Tensor", "NN", "ModelIO", "Latent"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Training"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
     ],
     // Swift 5 mode: the engine shares buffers across worker threads by design (disjoint ranges).

@@ -1,5 +1,6 @@
 #include "CPNG.h"
 #include <png.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,7 @@ static void copy_message(char *message, size_t message_size, const char *text) {
     message[message_size - 1] = '\0';
 }
 
-int forger_png_decode(const uint8_t *data, size_t size,
+int forger_png_decode(const uint8_t *data, size_t size, size_t max_bytes,
                       uint32_t *width, uint32_t *height, int *channels,
                       uint8_t **pixels, char *message, size_t message_size) {
     png_image image;
@@ -38,8 +39,11 @@ int forger_png_decode(const uint8_t *data, size_t size,
     }
     size_t bytes = (size_t)image.width * (size_t)image.height * (size_t)count;
     if (image.width == 0 || image.height == 0 || bytes / count / image.width != image.height
-        || bytes > FORGER_PNG_MAX_BYTES) {
-        copy_message(message, message_size, "image dimensions are zero or too large to decode");
+        || bytes > FORGER_PNG_MAX_BYTES || bytes > max_bytes) {
+        char text[160];
+        snprintf(text, sizeof text, "image of %ux%u pixels is empty, or decodes to more than this %zu-byte file can hold",
+                 image.width, image.height, size);
+        copy_message(message, message_size, text);
         png_image_free(&image);
         return 0;
     }

@@ -14,6 +14,55 @@ public struct DecodedGIF: Sendable {
 extension GIF {
     /// Largest canvas decoded (pixels), so a corrupt header cannot ask for gigabytes.
     static let maxCanvasPixels = 1 << 26
+    /// Most bytes a whole file may decode to: every frame's raster as giflib holds it, plus
+    /// every composited RGB frame returned. Checked by `checkSizes` before giflib allocates.
+    static let maxDecodedBytes = 1 << 29
+
+    /// Walks the file's blocks (header, colour tables, extensions, image descriptors and their
+    /// data sub-blocks) without decoding, and refuses a frame or a total too large to decode.
+    /// A malformed or truncated structure is left for giflib to report.
+    static func checkSizes(_ bytes: [UInt8]) throws {
+        func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
+        guard bytes.count >= 13 else { return }
+        let width = u16(6), height = u16(8)
+        var i = 13
+        if bytes[10] & 0x80 != 0 { i += 3 << ((Int(bytes[10]) & 7) + 1) }
+        var frames = 0, rasterBytes = 0
+        /// Skips data sub-blocks (a length byte, then that many bytes) up to the empty one.
+        func skipSubBlocks() -> Bool {
+            while i < bytes.count {
+                let n = Int(bytes[i]); i += 1
+                if n == 0 { return true }
+                i += n
+            }
+            return false
+        }
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x21:
+                i += 2
+                guard skipSubBlocks() else { return }
+            case 0x2C:
+                guard i + 10 <= bytes.count else { return }
+                let w = u16(i + 5), h = u16(i + 7), packed = bytes[i + 9]
+                guard w * h <= maxCanvasPixels else {
+                    throw ImagingError.corruptGIF(path: nil, frame: frames, reason: "frame is \(w)x\(h), over the limit of \(maxCanvasPixels) pixels (image descriptor at byte \(i))")
+                }
+                frames += 1
+                rasterBytes += w * h
+                let total = rasterBytes + frames * width * height * 3
+                guard total <= maxDecodedBytes else {
+                    throw ImagingError.corruptGIF(path: nil, frame: frames - 1, reason: "the frames up to this one decode to more than \(maxDecodedBytes) bytes (\(width)x\(height) screen); split the animation")
+                }
+                i += 10
+                if packed & 0x80 != 0 { i += 3 << ((Int(packed) & 7) + 1) }
+                i += 1  // LZW minimum code size
+                guard skipSubBlocks() else { return }
+            default:
+                return  // the trailer (0x3B), or damage giflib will name
+            }
+        }
+    }
 
     public static func read(_ url: URL) throws -> DecodedGIF {
         let bytes = try AtomicFile.readBytes(url)
@@ -27,6 +76,7 @@ extension GIF {
     /// Decodes with giflib's `DGifSlurp`, then composites frames (position, transparency,
     /// disposal modes 0-3) onto the logical screen.
     public static func decode(_ bytes: [UInt8]) throws -> DecodedGIF {
+        try checkSizes(bytes)
         let source = MemorySource(bytes)
         let context = Unmanaged.passRetained(source)
         defer { context.release() }
@@ -93,7 +143,10 @@ extension GIF {
             frames.append(allGrey ? canvas.converted(toChannels: 1) : canvas)
             delays.append(delay)
             if disposal == DISPOSE_BACKGROUND {
-                for y in top..<min(height, top + h) { for x in left..<min(width, left + w) { canvas.setPixel(x: x, y: y, background) } }
+                // A frame may lie partly or wholly off the screen; clear only what is on it.
+                for y in min(top, height)..<min(height, top + h) {
+                    for x in min(left, width)..<min(width, left + w) { canvas.setPixel(x: x, y: y, background) }
+                }
             } else if disposal == DISPOSE_PREVIOUS {
                 canvas = previous
             }

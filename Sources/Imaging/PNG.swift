@@ -40,6 +40,13 @@ public enum PNG {
         return [UInt8](UnsafeBufferPointer(start: output, count: size))
     }
 
+    /// How many decoded bytes one byte of file may stand for. Deflate expands at most about
+    /// 1032:1, and a 1-bit palette image with transparency grows 32 times more when expanded
+    /// to RGBA; a header claiming more pixels than that is refused before anything is
+    /// allocated. The floor lets small files hold small images whatever their content.
+    static let maxExpansion = 1 << 16
+    static let expansionFloor = 1 << 24
+
     public static func decode(_ bytes: [UInt8]) throws -> PixelImage {
         guard !bytes.isEmpty else { throw ImagingError.corruptPNG(path: nil, reason: "no data (0 bytes)") }
         var message = [CChar](repeating: 0, count: 256)
@@ -47,7 +54,9 @@ public enum PNG {
         var channels: Int32 = 0
         var output: UnsafeMutablePointer<UInt8>?
         let ok = bytes.withUnsafeBufferPointer { data in
-            forger_png_decode(data.baseAddress, data.count, &width, &height, &channels, &output, &message, message.count)
+            let (limit, overflow) = data.count.multipliedReportingOverflow(by: maxExpansion)
+            return forger_png_decode(data.baseAddress, data.count, overflow ? Int.max : limit + expansionFloor,
+                                     &width, &height, &channels, &output, &message, message.count)
         }
         defer { forger_png_free(output) }
         guard ok == 1, let output else {

@@ -26,7 +26,14 @@ public struct ExpressionError: Error, Equatable, CustomStringConvertible {
     public let source: String
 
     public var description: String {
-        "\(message) at column \(column)\n  \(source)\n  \(String(repeating: " ", count: max(0, column - 1)))^"
+        // A long source is shown as a window around the column, so that the caret stays legible.
+        let chars = Array(source), width = 72
+        let start = max(0, min(column - 1 - width / 2, chars.count - width))
+        let end = min(chars.count, start + width)
+        let prefix = start > 0 ? "..." : "", suffix = end < chars.count ? "..." : ""
+        let shown = prefix + String(chars[start..<end]) + suffix
+        let caret = String(repeating: " ", count: max(0, column - 1 - start + prefix.count)) + "^"
+        return "\(message) at column \(column)\n  \(shown)\n  \(caret)"
     }
 }
 
@@ -43,7 +50,8 @@ public struct ExpressionError: Error, Equatable, CustomStringConvertible {
 ///
 /// NAME is a letter or '_' followed by letters, digits or '_'; NAME- may also hold '-', for
 /// library names such as `{sefa-3}` (a bare `sefa-3` is sefa minus 3). Constant
-/// subexpressions such as `2*3` or `-(0.5)` fold into one coefficient.
+/// subexpressions such as `2*3` or `-(0.5)` fold into one coefficient, and so do repeated
+/// factors of a latent (`a*2*3` is `6*a`).
 public indirect enum LatentExpression: Equatable, Sendable, CustomStringConvertible {
     public typealias Atom = LatentAtom
 
@@ -54,7 +62,17 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
     case negate(LatentExpression)
     case scale(LatentExpression, Double)
 
-    /// Parses a whole expression; throws `ExpressionError`.
+    /// Longest source accepted, in Characters.
+    public static let maxLength = 20_000
+    /// Most seeds and names in one expression: each becomes a latent to generate and an
+    /// exemplar in `forger arith`'s figure.
+    public static let maxAtoms = 1_000
+    /// Deepest nesting of parentheses, `mean(` and unary signs. The parser and every walk of
+    /// the tree recurse once per level, so this bounds their stack use.
+    public static let maxDepth = 100
+
+    /// Parses a whole expression; throws `ExpressionError`, also when the source passes one
+    /// of the limits above.
     public static func parse(_ source: String) throws -> LatentExpression {
         var parser = try ExpressionParser(source)
         return try parser.parseAll()
@@ -63,7 +81,12 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
     /// Evaluates in Double, rounding to Float once at the end. Throws what `resolve` throws,
     /// or `LatentError.invalidOption` when the latents differ in size.
     public func evaluate(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Float] {
-        try evaluateDouble(resolve).map { Float($0) }
+        let value = try evaluateDouble(resolve).map { Float($0) }
+        // Coefficients are finite Doubles, but the latent is float32: 1e30*(1e30*a) leaves its range.
+        guard value.allSatisfy(\.isFinite) else {
+            throw LatentError.invalidOption("the expression's value is not finite in float32; its coefficients are too large")
+        }
+        return value
     }
 
     private func evaluateDouble(_ resolve: (LatentAtom) throws -> [Float]) throws -> [Double] {
@@ -135,9 +158,11 @@ public indirect enum LatentExpression: Equatable, Sendable, CustomStringConverti
 
     /// Canonical text that parses back to the same expression.
     public var description: String {
+        // A sign needs no parentheses after '-' or '*' ("--a", "2*-a"), so the text nests no
+        // deeper than the expression and stays within maxDepth.
         func wrapped(_ e: LatentExpression) -> String {
             switch e {
-            case .sum, .difference, .negate, .scale: return "(\(e))"
+            case .sum, .difference, .scale: return "(\(e))"
             default: return e.description
             }
         }
@@ -188,9 +213,17 @@ private struct ExpressionParser {
     var tokens: [Token] = []
     var position = 0
 
+    /// Nesting levels entered so far (parentheses, `mean(`, unary signs) and atoms parsed.
+    var depth = 0
+    var atomCount = 0
+
     init(_ source: String) throws {
         self.source = source
         let chars = Array(source)
+        guard chars.count <= LatentExpression.maxLength else {
+            throw ExpressionError(message: "the expression is \(chars.count) characters long; the limit is \(LatentExpression.maxLength)",
+                                  column: LatentExpression.maxLength + 1, source: source)
+        }
         var i = 0
         func isNameStart(_ c: Character) -> Bool { c == "_" || (c.isASCII && c.isLetter) }
         func isNamePart(_ c: Character) -> Bool { isNameStart(c) || (c.isASCII && c.isNumber) }
@@ -266,6 +299,31 @@ private struct ExpressionParser {
         return e
     }
 
+    /// Enters one nesting level at `column`; `leave()` when done.
+    mutating func enter(at column: Int) throws {
+        depth += 1
+        guard depth <= LatentExpression.maxDepth else {
+            throw fail("nesting is deeper than \(LatentExpression.maxDepth) levels (parentheses, mean( and unary signs each count one); simplify the expression", at: column)
+        }
+    }
+
+    mutating func leave() { depth -= 1 }
+
+    /// A folded constant, refused when it left Double's range (`1e300*1e300`).
+    func finite(_ x: Double, at column: Int) throws -> Double {
+        guard x.isFinite else { throw fail("the constant overflows to \(x)", at: column) }
+        return x
+    }
+
+    /// `e` times `s`, one scale however many factors were written (`a*2*3` is `6*a`), so
+    /// that a chain of factors does not nest.
+    func scaled(_ e: LatentExpression, _ s: Double, at column: Int) throws -> Value {
+        if case let .scale(inner, k) = e {
+            return .latent(.scale(inner, try finite(k * s, at: column)))
+        }
+        return .latent(.scale(e, s))
+    }
+
     mutating func parseExpr() throws -> Value {
         var left = try parseTerm()
         while current.kind == .plus || current.kind == .minus {
@@ -273,7 +331,7 @@ private struct ExpressionParser {
             position += 1
             let right = try parseTerm()
             switch (left, right) {
-            case let (.number(x), .number(y)): left = .number(op.kind == .plus ? x + y : x - y)
+            case let (.number(x), .number(y)): left = .number(try finite(op.kind == .plus ? x + y : x - y, at: op.column))
             case let (.latent(a), .latent(b)): left = .latent(op.kind == .plus ? .sum(a, b) : .difference(a, b))
             default:
                 throw fail("cannot add a number and a latent; numbers only scale latents (use '*')", at: op.column)
@@ -291,8 +349,8 @@ private struct ExpressionParser {
             let right = try parseUnary()
             if op.kind == .star {
                 switch (left, right) {
-                case let (.number(x), .number(y)): left = .number(x * y)
-                case let (.number(s), .latent(e)), let (.latent(e), .number(s)): left = .latent(.scale(e, s))
+                case let (.number(x), .number(y)): left = .number(try finite(x * y, at: op.column))
+                case let (.number(s), .latent(e)), let (.latent(e), .number(s)): left = try scaled(e, s, at: op.column)
                 case (.latent, .latent):
                     throw fail("cannot multiply two latents; one side of '*' must be a number", at: op.column)
                 }
@@ -302,8 +360,8 @@ private struct ExpressionParser {
                 }
                 guard d != 0 else { throw fail("division by zero", at: rightColumn) }
                 switch left {
-                case .number(let x): left = .number(x / d)
-                case .latent(let e): left = .latent(.scale(e, 1 / d))
+                case .number(let x): left = .number(try finite(x / d, at: op.column))
+                case .latent(let e): left = try scaled(e, 1 / d, at: op.column)
                 }
             }
         }
@@ -311,18 +369,26 @@ private struct ExpressionParser {
     }
 
     mutating func parseUnary() throws -> Value {
-        if current.kind == .minus {
-            position += 1
-            switch try parseUnary() {
-            case .number(let x): return .number(-x)
-            case .latent(let e): return .latent(.negate(e))
-            }
+        let sign = current
+        guard sign.kind == .minus || sign.kind == .plus else { return try parsePrimary() }
+        position += 1
+        try enter(at: sign.column)
+        defer { leave() }
+        let operand = try parseUnary()
+        guard sign.kind == .minus else { return operand }
+        switch operand {
+        case .number(let x): return .number(-x)
+        case .latent(let e): return .latent(.negate(e))
         }
-        if current.kind == .plus {
-            position += 1
-            return try parseUnary()
+    }
+
+    /// Counts an atom against `maxAtoms`.
+    mutating func atom(_ atom: LatentAtom, at column: Int) throws -> Value {
+        atomCount += 1
+        guard atomCount <= LatentExpression.maxAtoms else {
+            throw fail("the expression names more than \(LatentExpression.maxAtoms) latents (seeds and names); split it up", at: column)
         }
-        return try parsePrimary()
+        return .latent(.atom(atom))
     }
 
     mutating func parsePrimary() throws -> Value {
@@ -333,12 +399,16 @@ private struct ExpressionParser {
             return .number(x)
         case .open:
             position += 1
+            try enter(at: token.column)
+            defer { leave() }
             let inner = try parseExpr()
             guard current.kind == .close else { throw fail("expected ')'", at: current.column) }
             position += 1
             return inner
         case .name("mean") where next.kind == .open:
             position += 2
+            try enter(at: token.column)
+            defer { leave() }
             var items: [LatentExpression] = []
             while true {
                 let column = current.column
@@ -361,10 +431,10 @@ private struct ExpressionParser {
                 throw fail("a seed must be a whole number from 0 to \(UInt64.max)", at: seedToken.column)
             }
             position += 1
-            return .latent(.atom(.seed(seed)))
+            return try atom(.seed(seed), at: token.column)
         case .name(let name), .quotedName(let name):
             position += 1
-            return .latent(.atom(.name(name)))
+            return try atom(.name(name), at: token.column)
         default:
             throw fail("expected a latent, a number or '('", at: token.column)
         }

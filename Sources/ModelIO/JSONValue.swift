@@ -47,3 +47,44 @@ struct AnyKey: CodingKey {
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { return nil }
 }
+
+extension JSONValue {
+    /// The first key that appears twice in one object of `json`, with the byte offset of its
+    /// second appearance. JSONDecoder keeps one of the two silently; formats whose reference
+    /// refuses duplicates (safetensors) call this on text that already decoded.
+    public static func firstDuplicateKey(in json: [UInt8]) -> (key: String, offset: Int)? {
+        // One set of keys per open container; nil marks an array.
+        var open: [Set<String>?] = []
+        var i = 0
+        while i < json.count {
+            let c = json[i]
+            switch c {
+            case UInt8(ascii: "{"): open.append([]); i += 1
+            case UInt8(ascii: "["): open.append(nil); i += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = open.popLast(); i += 1
+            case UInt8(ascii: "\""):
+                let start = i
+                var escaped = false
+                i += 1
+                while i < json.count {
+                    if json[i] == UInt8(ascii: "\\") { escaped = true; i += 2; continue }
+                    if json[i] == UInt8(ascii: "\"") { break }
+                    i += 1
+                }
+                let end = min(i + 1, json.count)
+                i = end
+                var j = i
+                while j < json.count, [0x20, 0x09, 0x0A, 0x0D].contains(json[j]) { j += 1 }
+                // A string directly inside an object and followed by ':' is a key.
+                guard j < json.count, json[j] == UInt8(ascii: ":"), let last = open.last, var keys = last else { continue }
+                let literal = Array(json[start..<end])
+                let key = escaped ? ((try? JSONDecoder().decode(String.self, from: Data(literal))) ?? String(decoding: literal, as: UTF8.self))
+                    : String(decoding: literal.dropFirst().dropLast(), as: UTF8.self)
+                guard keys.insert(key).inserted else { return (key, start) }
+                open[open.count - 1] = keys
+            default: i += 1
+            }
+        }
+        return nil
+    }
+}

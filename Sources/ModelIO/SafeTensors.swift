@@ -13,6 +13,15 @@ public enum SafeTensors {
         return try decode(data, path: url.path)
     }
 
+    /// The reference implementation's limit on the header (HeaderTooLarge).
+    static let maxHeaderLength = 100_000_000
+
+    /// Refuses what huggingface/safetensors refuses (`SafeTensors::read_metadata` and
+    /// `Metadata::validate`): a header over 100 MB or not starting with '{', duplicate keys,
+    /// tensors that are not laid out back to back from offset 0 (InvalidOffset), a data
+    /// section longer or shorter than the tensors (MetadataIncompleteBuffer), a size that
+    /// does not match its dtype and shape, and a `__metadata__` that is not a map of strings.
+    /// Every size is checked against the file before anything is allocated.
     public static func decode(_ data: Data, path: String) throws -> [(name: String, record: TensorRecord)] {
         func fail(_ reason: String) -> ModelError { .badWeights(path: path, reason: reason) }
         guard data.count >= 8 else { throw fail("file is \(data.count) bytes, too short for the 8-byte header length") }
@@ -20,15 +29,28 @@ public enum SafeTensors {
         guard headerLength <= UInt64(data.count - 8) else {
             throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes); the file is truncated or not safetensors")
         }
+        guard headerLength <= UInt64(maxHeaderLength) else {
+            throw fail("header length \(headerLength) is over the format's limit of \(maxHeaderLength) bytes")
+        }
         let headerEnd = 8 + Int(headerLength)
+        let headerBytes = [UInt8](data.subdata(in: 8..<headerEnd))
         let header: JSONValue
-        do { header = try JSONDecoder().decode(JSONValue.self, from: data.subdata(in: 8..<headerEnd)) } catch {
+        do { header = try JSONDecoder().decode(JSONValue.self, from: Data(headerBytes)) } catch {
             throw fail("header is not valid JSON (\(jsonErrorSummary(error)))")
         }
-        guard case .object(let entries) = header else { throw fail("header must be a JSON object") }
+        guard case .object(let entries) = header, headerBytes.first == UInt8(ascii: "{") else {
+            throw fail("header must be a JSON object starting with '{' at byte 8")
+        }
+        if let (key, offset) = JSONValue.firstDuplicateKey(in: headerBytes) {
+            throw fail("header repeats the key \"\(key)\" (at byte \(8 + offset)); each tensor and field must appear once")
+        }
+        if let metadata = entries["__metadata__"] {
+            guard case .object(let m) = metadata, m.values.allSatisfy({ if case .string = $0 { return true } else { return false } }) else {
+                throw fail("\"__metadata__\" must map names to strings")
+            }
+        }
         let dataSize = data.count - headerEnd
-        var spans: [(begin: Int, end: Int, name: String)] = []
-        var result: [(name: String, record: TensorRecord)] = []
+        var specs: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
         for (name, entry) in entries where name != "__metadata__" {
             guard case .object(let e) = entry,
                   case .string(let dtypeName)? = e["dtype"],
@@ -65,18 +87,28 @@ public enum SafeTensors {
             guard count * dtype.byteSize == end - begin else {
                 throw fail("tensor '\(name)': \(dtype.rawValue) \(shape) needs \(count * dtype.byteSize) bytes, data_offsets give \(end - begin)")
             }
-            spans.append((begin, end, name))
-            let values = data.withUnsafeBytes { raw in
-                decodeFloats(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + begin)..<(headerEnd + end)]), dtype: dtype, count: count)
+            specs.append((name, dtype, shape, begin, end))
+        }
+        // Back to back from 0 in offset order, covering the data section exactly.
+        specs.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        var covered = 0
+        for (k, spec) in specs.enumerated() {
+            guard spec.begin == covered else {
+                let previous = k == 0 ? "the data section starts at 0" : "the previous tensor '\(specs[k - 1].name)' ends at \(covered)"
+                throw fail("tensor '\(spec.name)': data_offsets [\(spec.begin), \(spec.end)] start at \(spec.begin), but \(previous); tensors must lie back to back, without \(spec.begin < covered ? "overlaps" : "gaps")")
             }
-            result.append((name, TensorRecord(dtype: dtype, shape: shape, values: values)))
+            covered = spec.end
         }
-        spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        for (a, b) in zip(spans, spans.dropFirst()) where b.begin < a.end {
-            throw fail("tensors '\(a.name)' and '\(b.name)' overlap in the data section")
+        guard covered == dataSize else {
+            throw fail("the data section is \(dataSize) bytes but the tensors cover only \(covered); the last \(dataSize - covered) bytes belong to no tensor")
         }
-        let order = Dictionary(uniqueKeysWithValues: spans.enumerated().map { ($1.name, $0) })
-        return result.sorted { order[$0.name]! < order[$1.name]! }
+        return specs.map { spec in
+            let count = spec.shape.reduce(1, *)
+            let values = data.withUnsafeBytes { raw in
+                decodeFloats(UnsafeRawBufferPointer(rebasing: raw[(headerEnd + spec.begin)..<(headerEnd + spec.end)]), dtype: spec.dtype, count: count)
+            }
+            return (spec.name, TensorRecord(dtype: spec.dtype, shape: spec.shape, values: values))
+        }
     }
 
     /// Encodes float32 tensors in the given order; the header is padded to 8 bytes.

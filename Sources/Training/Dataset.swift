@@ -117,6 +117,12 @@ public enum DatasetLoader {
         }
         let (n, h, w, c) = dims.count == 3 ? (dims[0], dims[1], dims[2], 1) : (dims[0], dims[1], dims[2], dims[3])
         guard n > 0 else { throw DatasetError.empty(path: images.path, hint: "the IDX header declares 0 images") }
+        guard h > 0, w > 0 else {
+            throw DatasetError.badFormat(path: images.path, reason: "the IDX header declares images of \(h)x\(w) pixels; an image needs at least one")
+        }
+        guard c == 1 || c == 3 else {
+            throw DatasetError.badFormat(path: images.path, reason: "the IDX header declares \(c) channels (the 4th dimension); use 1 (grey) or 3 (RGB)")
+        }
         var pixels = body
         if c > 1 {  // (N, H, W, C) interleaved -> planar
             pixels = [UInt8](repeating: 0, count: body.count)
@@ -140,10 +146,44 @@ public enum DatasetLoader {
         return lbody.map(Int.init)
     }
 
+    /// Largest IDX file read, after decompression: every size the header declares is checked
+    /// against it before the data is decompressed or copied.
+    static let maxIDXBytes = 1 << 31
+
+    /// The dimensions an IDX header declares and the file size they make (header included),
+    /// once `bytes` hold the whole header; nil before that. Throws when the dimensions
+    /// multiply past `maxIDXBytes`.
+    static func idxHeader(_ bytes: [UInt8], path: String) throws -> (dims: [Int], size: Int)? {
+        guard bytes.count >= 4 else { return nil }
+        let rank = Int(bytes[3])
+        guard bytes.count >= 4 + 4 * rank else { return nil }
+        let dims = (0..<rank).map { d in
+            let o = 4 + 4 * d
+            return Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3])
+        }
+        var total = 1
+        for dim in dims {
+            let (m, overflow) = total.multipliedReportingOverflow(by: dim)
+            guard !overflow, m <= maxIDXBytes else {
+                throw DatasetError.badFormat(path: path, reason: "IDX header declares dimensions \(dims), more than Forger's limit of \(maxIDXBytes) bytes; the file is corrupt or not IDX")
+            }
+            total = m
+        }
+        return (dims, 4 + 4 * rank + total)
+    }
+
     /// Reads an unsigned-byte IDX file: (dimensions, data).
     static func readIDX(_ url: URL) throws -> ([Int], [UInt8]) {
         var bytes = try readBytes(url)
-        if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B { bytes = try gunzip(bytes, path: url.path) }
+        if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B {
+            // Stop decompressing one byte past what the header declares (so a longer file is
+            // still refused below), and never past maxIDXBytes.
+            // Data that do not start like IDX stop at once, for the checks below to name.
+            bytes = try gunzip(bytes, path: url.path) { prefix in
+                if prefix.count >= 3, prefix[0..<3] != [0, 0, 0x08] { return nil }
+                return try idxHeader(prefix, path: url.path).map { $0.size + 1 } ?? maxIDXBytes
+            }
+        }
         guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0 else {
             throw DatasetError.badFormat(path: url.path, reason: "not an IDX file (the first two bytes must be zero); MNIST files are named like train-images-idx3-ubyte[.gz]")
         }
@@ -154,19 +194,18 @@ public enum DatasetLoader {
         guard rank >= 1, bytes.count >= 4 + 4 * rank else {
             throw DatasetError.badFormat(path: url.path, reason: "IDX header truncated (\(bytes.count) bytes)")
         }
-        var dims: [Int] = []
-        for d in 0..<rank {
-            let o = 4 + 4 * d
-            dims.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
-        }
-        let start = 4 + 4 * rank, need = dims.reduce(1, *)
+        let (dims, size) = try idxHeader(bytes, path: url.path)!  // the whole header is there (checked above)
+        let start = 4 + 4 * rank, need = size - start
         guard bytes.count - start == need else {
             throw DatasetError.badFormat(path: url.path, reason: "IDX header declares \(dims) = \(need) bytes but the file holds \(bytes.count - start); the file is truncated or corrupt, download it again")
         }
         return (dims, Array(bytes[start...]))
     }
 
-    static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+    /// Decompresses gzip data; `limit` gives, for the output so far, how long it may grow
+    /// (checked after every chunk, so at most one chunk is decompressed past it), or nil to
+    /// stop and return the output so far.
+    static func gunzip(_ input: [UInt8], path: String, limit: ([UInt8]) throws -> Int?) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw DatasetError.badFormat(path: path, reason: "zlib could not start")
@@ -176,7 +215,8 @@ public enum DatasetLoader {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var input = input
         var status: Int32 = Z_OK
-        input.withUnsafeMutableBufferPointer { src in
+        var tooLong = false, stopped = false
+        try input.withUnsafeMutableBufferPointer { src in
             stream.next_in = src.baseAddress
             stream.avail_in = uInt(src.count)
             repeat {
@@ -186,7 +226,13 @@ public enum DatasetLoader {
                     status = inflate(&stream, Z_NO_FLUSH)
                     output += dst[0..<(dst.count - Int(stream.avail_out))]
                 }
-            } while status == Z_OK
+                guard let allowed = try limit(output) else { stopped = true; return }
+                tooLong = output.count > allowed
+            } while status == Z_OK && !tooLong
+        }
+        if stopped { return output }
+        if tooLong {
+            throw DatasetError.badFormat(path: path, reason: "the gzip data decompress to more than the IDX header declares (or over \(maxIDXBytes) bytes); the file is corrupt, download it again")
         }
         guard status == Z_STREAM_END else {
             throw DatasetError.badFormat(path: path, reason: "gzip data is corrupt or truncated (zlib status \(status)); download the file again")

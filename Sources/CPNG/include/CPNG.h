@@ -12,8 +12,9 @@
 /// transparency -> 3, anything with alpha (grey+alpha, RGBA, palette with tRNS) -> 4 (RGBA).
 /// 16-bit samples are reduced to 8 bits; low bit depths are expanded. On success returns 1 and
 /// `*pixels` holds width*height*channels bytes (rows packed) that the caller frees with
-/// `forger_png_free`.
-int forger_png_decode(const uint8_t *data, size_t size,
+/// `forger_png_free`. An image that would decode to more than `max_bytes` is refused before
+/// its pixels are allocated.
+int forger_png_decode(const uint8_t *data, size_t size, size_t max_bytes,
                       uint32_t *width, uint32_t *height, int *channels,
                       uint8_t **pixels, char *message, size_t message_size);
 
