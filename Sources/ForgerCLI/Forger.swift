@@ -8,7 +8,7 @@ public struct Forger: ParsableCommand {
         commandName: "forger",
         abstract: "Explore trained GAN generators: sample, walk, sweep, and do arithmetic on latents.",
         subcommands: [Info.self, Models.self, Sample.self, Walk.self, SweepCommand.self, VectorCommand.self,
-                      Arith.self, Analogy.self, DirectionsCommand.self, RenderRecipe.self, Import.self, Export.self, Train.self, Toy.self,
+                      Arith.self, Analogy.self, DirectionsCommand.self, Project.self, RenderRecipe.self, Import.self, Export.self, Train.self, Toy.self,
                       Evaluate.self, Bench.self, ImagingBench.self])
 
     public init() {}
