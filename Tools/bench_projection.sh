@@ -3,12 +3,12 @@
 # (Tools/projection_torch.py bench: same loss, prior term, Adam, schedule, starts and steps)
 # on the same targets, at the same thread count, in one run.
 # Usage: Tools/bench_projection.sh [FORGER] [IMAGES...]   (default: 4 LFW crops from /tmp/lfw16)
-# STEPS (default 100), RESTARTS (default 7) and THREADS (default 2) can be set in the environment.
+# STEPS (default 100), RESTARTS (default 3) and THREADS (default 2) can be set in the environment.
 set -eu
 F=${1:-.build/release/forger}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] || set -- $(ls /tmp/lfw16/*.png | head -4)
-STEPS=${STEPS:-100}; RESTARTS=${RESTARTS:-7}; THREADS=${THREADS:-2}
+STEPS=${STEPS:-100}; RESTARTS=${RESTARTS:-3}; THREADS=${THREADS:-2}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores$(grep -q avx512f /proc/cpuinfo && echo ', AVX-512')"

@@ -27,7 +27,7 @@ done
 ls "$LFW" | sort | awk 'NR % 827 == 1' | head -16 | while read -r f; do cp "$LFW/$f" "$W/lfw16/"; done
 for m in faces64 faces28; do
     echo "== 16 LFW crops into $m"
-    $F project $m "$W/lfw16" -o "$W/lfw-$m.json" --grid "$W/lfw-$m-cmp.png" ${PROJECT_ARGS:-} 2>&1 | tail -1
-    $PY Tools/projection_torch.py best-random Models/$m "$W/lfw-$m.targets.npy" --samples 10000 | tail -1
+    $F project $m "$W/lfw16" -o "$W/lfw-$m.json" --grid "$W/lfw-$m-cmp.png" ${PROJECT_ARGS:-} 2>&1 | grep -E "PSNR"
+    $PY Tools/projection_torch.py best-random Models/$m "$W/lfw-$m.targets.npy" --samples 10000
 done
 echo "outputs in $W"

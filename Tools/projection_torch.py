@@ -6,7 +6,7 @@ random-sample baseline of docs/projection.md.
       Builds the generator from MODEL_DIR/model.json + weights.safetensors (eval mode), and
       runs forger project's optimisation on the targets (N, C, H, W in the model's range,
       e.g. the .targets.npy forger project wrote): MSE + prior weight 0.01 * (|z|^2/d - 1)^2,
-      Adam(0.9, 0.999) at lr 0.1 with 5% linear warm-up and cosine decay, the prior's mean
+      Adam(0.9, 0.999) at lr 0.3 with 5% linear warm-up and cosine decay, the prior's mean
       plus R random starts per image in one batch, best kept. Prints steps/s and mean PSNR.
   projection_torch.py best-random MODEL_DIR TARGETS.npy --samples 10000 [--seed 0]
       The best PSNR any of SAMPLES random latents from N(0, 1) reaches for each target
@@ -125,7 +125,7 @@ def bench(args):
     z0[:, 0] = 0
     z = z0.reshape(n * s, d).clone().requires_grad_(True)
     rows = torch.arange(n).repeat_interleave(s)
-    opt = torch.optim.Adam([z], lr=0.1, betas=(0.9, 0.999))
+    opt = torch.optim.Adam([z], lr=0.3, betas=(0.9, 0.999))
     warm = round(0.05 * args.steps)
     best = torch.full((n * s,), math.inf)
     best_z = z.detach().clone()
@@ -143,7 +143,7 @@ def bench(args):
             break
         ramp = (t + 1) / warm if warm > 0 and t < warm else 1
         for group in opt.param_groups:
-            group["lr"] = 0.1 * ramp * 0.5 * (1 + math.cos(math.pi * t / args.steps))
+            group["lr"] = 0.3 * ramp * 0.5 * (1 + math.cos(math.pi * t / args.steps))
         opt.zero_grad()
         objective.sum().backward()
         opt.step()
@@ -183,7 +183,7 @@ def main():
     ap.add_argument("model")
     ap.add_argument("targets")
     ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--restarts", type=int, default=7)
+    ap.add_argument("--restarts", type=int, default=3)
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)

@@ -201,7 +201,9 @@ struct Project: ParsableCommand {
         let tileScale = scale ?? RenderPlan.autoScale(width: m.outputWidth, height: m.outputHeight)
         let plan = RenderPlan(format: .png, latents: result.latents, frames: [.init(tiles: Array(0..<names.count).map { $0 })],
                               layout: .init(columns: min(8, names.count), scale: tileScale, tileLabels: names))
-        let reconstructions = try Renderer(model: model, batchSize: batchSize).images(Array(0..<names.count), of: plan)
+        var unscaled = plan
+        unscaled.layout.scale = 1          // the metric compares images at the model's size
+        let reconstructions = try Renderer(model: model, batchSize: batchSize).images(Array(0..<names.count), of: unscaled)
         let psnr = zip(fitted, reconstructions).map { ImageMetrics.psnr($0, $1) }
 
         // Everything but the animation is made in memory first, then written file by file;

@@ -130,8 +130,8 @@ public struct ProjectionSettings: Equatable, Sendable {
     /// Adam updates.
     public var steps = 300
     /// Random starts per image, besides the prior's mean.
-    public var restarts = 7
-    public var learningRate: Float = 0.1
+    public var restarts = 3
+    public var learningRate: Float = 0.3
     /// Share of the steps over which the learning rate ramps up linearly from lr / warm-up steps.
     public var warmup: Float = 0.05
     public var decay: Decay = .cosine

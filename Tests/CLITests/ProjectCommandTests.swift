@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Imaging
+import Latent
 import ModelIO
 import Tensor
 @testable import ForgerCLI
@@ -35,7 +36,7 @@ final class ProjectCommandTests: CommandTestCase {
         // alice at 4x (area-average shrink back to 16x16 is exact), bob at 1x.
         let alice = try drawn(101, scale: 4, name: "alice.png"), bob = try drawn(202, name: "bob.png")
         try run(["project", model, alice, bob, "-o", path("p.json"), "--npy", path("z.npy"), "--grid", path("cmp.png"),
-                 "--progress", path("p.gif"), "--steps", "200", "--restarts", "3", "-q"])
+                 "--progress", path("prog.gif"), "--steps", "200", "--restarts", "3", "-q"])
         let file = try LatentFile.read(tmp.appendingPathComponent("p.json"))
         XCTAssertEqual(file.latents.map(\.name), ["alice", "bob"])
         XCTAssertEqual(file.model, "projection-fixture")
@@ -43,14 +44,14 @@ final class ProjectCommandTests: CommandTestCase {
         guard case .object(let r) = recipe, case .object(let options)? = r["options"], case .string(let psnr)? = options["psnr"] else {
             return XCTFail("recipe lacks options.psnr")
         }
-        for value in psnr.split(separator: ",") { XCTAssertGreaterThan(Double(value) ?? 0, 35, "PSNR of a drawn image") }
+        for value in psnr.split(separator: ",") { XCTAssertGreaterThan(Double(value) ?? 0, 30, "PSNR of a drawn image (8-bit targets, prior term on: about 35 dB)") }
         let targets = try NPY.read(tmp.appendingPathComponent("p.targets.npy"))
         XCTAssertEqual(targets.shape, [2, 3, 16, 16])
         XCTAssertEqual(try NPY.read(tmp.appendingPathComponent("z.npy")).shape, [2, 8])
         let grid = try PNG.read(tmp.appendingPathComponent("cmp.png"))
         XCTAssertGreaterThan(grid.width, 3 * 64)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("p.recipe.json")))
-        XCTAssertTrue(FileManager.default.fileExists(atPath: path("p.gif")))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("prog.gif")))
         // The latents walk, and the recipe draws the reconstructions.
         try run(["walk", model, "--keyframes", "\(path("p.json"))#alice,\(path("p.json"))#bob", "--frames", "4", "-o", path("w.gif"), "-q"])
         try run(["render", path("p.recipe.json"), "-o", path("r.png"), "-q"])
