@@ -7,11 +7,16 @@ nearest upsampling + 3x3 convolution, leaky relu, tanh): z (8) -> (3, 16, 16).
 
 Writes Tests/TrainingTests/Fixtures/projection/:
   model.json, weights.safetensors  the generator as a Forger model directory
+  discriminator.safetensors        a small DCGAN-like D (conv, leaky relu, conv, batch norm
+                                   in eval mode, leaky relu, 4x4 logit conv, flatten), named in
+                                   model.json's "discriminator" section
   cases.safetensors                z (4, 8) latents, target (2, 3, 16, 16), and for each loss
                                    (mse, l1) with prior weight 0.05: recon_<loss> (4),
                                    prior (4) and grad_<loss> (4, 8), the gradient of
                                    sum_b [loss(G(z_b), target[b // 2]) + w (|z_b|^2 / d - 1)^2]
-                                   with respect to z
+                                   with respect to z; feature (4) and grad_mse_feature (4, 8)
+                                   with 0.5 * mean((D_4(G(z_b)) - D_4(target))^2) added, D_4
+                                   being D's output after layer 4 (the second leaky relu)
 
 Run: /usr/bin/python3 Tools/make_projection_fixtures.py   (deterministic: fixed seed)
 """
@@ -36,6 +41,24 @@ def generator():
         nn.ConvTranspose2d(8, 3, 4, 2, 1, bias=True), nn.Tanh())                           # (3, 16, 16)
 
 
+def discriminator():
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 4, 2, 1), nn.LeakyReLU(0.2),                                    # (4, 8, 8)
+        nn.Conv2d(4, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8), nn.LeakyReLU(0.2),      # (8, 4, 4)
+        nn.Conv2d(8, 1, 4, 1, 0, bias=False), nn.Flatten())                              # (1)
+
+
+D_SECTION = {"weights": "discriminator.safetensors", "input_shape": [3, 16, 16], "layers": [
+    {"type": "conv2d", "out": 4, "kernel": 4, "stride": 2, "padding": 1, "bias": True},
+    {"type": "leakyrelu", "slope": 0.2},
+    {"type": "conv2d", "out": 8, "kernel": 4, "stride": 2, "padding": 1, "bias": False},
+    {"type": "batchnorm", "eps": 1e-5, "momentum": 0.1},
+    {"type": "leakyrelu", "slope": 0.2},
+    {"type": "conv2d", "out": 1, "kernel": 4, "stride": 1, "padding": 0, "bias": False},
+    {"type": "flatten"}]}
+FEATURE_WEIGHT, FEATURE_LAYER = 0.5, 4
+
+
 def manifest():
     def bn(i, f):
         return {"type": "batchnorm", "features": f, "eps": 1e-5, "weight": "%d.weight" % i, "bias": "%d.bias" % i,
@@ -55,7 +78,7 @@ def manifest():
             "description": "a small DCGAN-like generator for projection tests (Tools/make_projection_fixtures.py)",
             "latent": {"size": Z, "shape": [Z, 1, 1], "distribution": {"kind": "normal"}},
             "output": {"channels": 3, "height": 16, "width": 16, "range": [-1, 1]},
-            "layers": layers}
+            "layers": layers, "discriminator": D_SECTION}
 
 
 def main():
@@ -69,8 +92,20 @@ def main():
                 m.weight.uniform_(0.5, 1.5); m.bias.normal_(0, 0.2)
                 m.running_mean.normal_(0, 0.3); m.running_var.uniform_(0.5, 2.0)
     g.eval()
+    d = discriminator()
+    with torch.no_grad():
+        for m in d.modules():
+            if isinstance(m, nn.Conv2d):
+                m.weight.normal_(0, 0.3)
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5); m.bias.normal_(0, 0.2)
+                m.running_mean.normal_(0, 0.3); m.running_var.uniform_(0.5, 2.0)
+    d.eval()
     os.makedirs(OUT, exist_ok=True)
     save_model(OUT, g, manifest())
+    write_safetensors(os.path.join(OUT, "discriminator.safetensors"),
+                      {k: v for k, v in d.state_dict().items() if "num_batches_tracked" not in k})
+    features = d[:FEATURE_LAYER + 1]
 
     z = torch.randn(4, Z)
     with torch.no_grad():
@@ -88,6 +123,15 @@ def main():
         out["recon_" + loss] = recon.detach()
         out["prior"] = prior.detach()
         out["grad_" + loss] = zz.grad.detach()
+    zz = z.clone().requires_grad_(True)
+    y = g(zz.view(4, Z, 1, 1))
+    e = y - target[rows]
+    recon = (e * e).mean(dim=(1, 2, 3))
+    prior = PRIOR_WEIGHT * ((zz * zz).sum(dim=1) / Z - 1) ** 2
+    feature = FEATURE_WEIGHT * ((features(y) - features(target)[rows]) ** 2).mean(dim=(1, 2, 3))
+    (recon.sum() + prior.sum() + feature.sum()).backward()
+    out["feature"] = feature.detach()
+    out["grad_mse_feature"] = zz.grad.detach()
     write_safetensors(os.path.join(OUT, "cases.safetensors"), out)
     print("wrote", OUT, "torch", torch.__version__)
 

@@ -139,6 +139,9 @@ public struct ProjectionSettings: Equatable, Sendable {
     /// Weight of the prior term: w * (|z|^2 / d - 1)^2 for a normal prior (keeps |z| near
     /// sqrt(d)); a uniform prior's bounds are enforced by clamping z after each step instead.
     public var priorWeight: Float = 0.01
+    /// Weight of the feature loss: w * mean((D_k(G(z)) - D_k(x))^2) over the features of the
+    /// discriminator given to `Projection` (0: none).
+    public var featureWeight: Float = 0
     /// Seeds the random starts: image j's starts depend on (seed, j) only.
     public var seed: UInt64 = 0
     /// Latent rows pushed through the generator at once (bounds memory; rows are independent).
@@ -157,6 +160,7 @@ public struct ProjectionSettings: Equatable, Sendable {
         guard learningRate.isFinite, learningRate > 0, learningRate <= 10 else { throw bad("--lr", "\(learningRate)", "use a value above 0 and at most 10, e.g. 0.1") }
         guard warmup.isFinite, warmup >= 0, warmup < 1 else { throw bad("--warmup", "\(warmup)", "a share of the steps in [0, 1), e.g. 0.05") }
         guard priorWeight.isFinite, priorWeight >= 0 else { throw bad("--prior-weight", "\(priorWeight)", "use 0 or more") }
+        guard featureWeight.isFinite, featureWeight >= 0 else { throw bad("--feature-weight", "\(featureWeight)", "use 0 or more") }
         guard (1...4096).contains(batchSize) else { throw bad("--batch-size", "\(batchSize)", "use 1 to 4096") }
         guard snapshotEvery >= 0 else { throw bad("snapshot interval", "\(snapshotEvery)", "use 0 or more") }
     }
@@ -187,9 +191,10 @@ public protocol ProjectionReporter: AnyObject {
 public struct ProjectionResult: Sendable {
     /// The best latent of each image (M, Z) as rows.
     public var latents: [[Float]]
-    /// Its reconstruction loss (the chosen `Loss`) and prior term.
+    /// Its reconstruction loss (the chosen `Loss`), prior term and feature term.
     public var reconstruction: [Float]
     public var prior: [Float]
+    public var feature: [Float]
     /// Which start won: 0 the prior's mean, 1... the random starts.
     public var bestStart: [Int]
     /// Evaluations done (steps + 1 when not interrupted) and whether Ctrl-C stopped it.
@@ -206,10 +211,24 @@ public final class Projection {
     public let generator: DifferentiableGenerator
     public let prior: LatentDistribution
     public let settings: ProjectionSettings
+    /// A discriminator cut after its feature layer (`SavedDiscriminator.load(_:throughLayer:)`),
+    /// frozen, in evaluation mode; used when `settings.featureWeight > 0`.
+    public let features: Network?
 
-    public init(generator: DifferentiableGenerator, prior: LatentDistribution, settings: ProjectionSettings) throws {
+    public init(generator: DifferentiableGenerator, prior: LatentDistribution, settings: ProjectionSettings,
+                features: Network? = nil) throws {
         try settings.validate()
+        if settings.featureWeight > 0 {
+            guard let features else {
+                throw ProjectionError.invalidSetting(name: "--feature-weight", value: "\(settings.featureWeight)",
+                                                     hint: "needs the model's discriminator, and this model has none")
+            }
+            guard features.inputShape == generator.outputShape else {
+                throw ProjectionError.shapeMismatch(expected: generator.outputShape, actual: features.inputShape)
+            }
+        }
         self.generator = generator; self.prior = prior; self.settings = settings
+        self.features = settings.featureWeight > 0 ? features : nil
     }
 
     /// Starts per image: the prior's mean, then `restarts` draws from the prior.
@@ -235,15 +254,18 @@ public final class Projection {
         return z
     }
 
-    /// The objective of every latent row against its target: reconstruction and prior terms
-    /// per row, and (when asked) the gradient of their sum with respect to the latents (N, Z).
-    /// `targets` is (M, C, H, W); row b is compared with target `rowTarget[b]`.
+    /// The objective of every latent row against its target: reconstruction, prior and feature
+    /// terms per row, and (when asked) the gradient of their sum with respect to the latents
+    /// (N, Z). `targets` is (M, C, H, W); row b is compared with target `rowTarget[b]`.
     public func evaluate(_ z: Tensor, targets: Tensor, rowTarget: [Int], gradient: Bool)
-        -> (reconstruction: [Float], prior: [Float], gradient: Tensor?) {
+        -> (reconstruction: [Float], prior: [Float], feature: [Float], gradient: Tensor?) {
         let n = z.shape[0], d = generator.latentSize
         precondition(rowTarget.count == n)
         let pixels = generator.outputShape.reduce(1, *)
         var reconstruction = [Float](repeating: 0, count: n), priorTerm = [Float](repeating: 0, count: n)
+        var featureTerm = [Float](repeating: 0, count: n)
+        var rng = RandomStream(seed: 0)       // evaluation mode: no layer draws
+        let targetFeatures = features?.forward(targets, training: false, rng: &rng)      // (M, F...)
         var grad: Tensor? = gradient ? Tensor(zeros: [n, d]) : nil
         var start = 0
         while start < n {
@@ -267,6 +289,25 @@ public final class Projection {
                 }
                 reconstruction[start + b] = Float(sum / Double(pixels))
             }
+            if let features, let targetFeatures {
+                let f = features.forward(y, training: false, rng: &rng)                  // (B, F...)
+                let count = f.count / (end - start), w = settings.featureWeight
+                var df = Tensor(zeros: f.shape)
+                for b in 0..<(end - start) {
+                    let t = rowTarget[start + b] * count, o = b * count
+                    var sum: Double = 0
+                    for k in 0..<count {
+                        let e = f.data[o + k] - targetFeatures.data[t + k]
+                        sum += Double(e * e)
+                        df.data[o + k] = w * 2 * e / Float(count)
+                    }
+                    featureTerm[start + b] = w * Float(sum / Double(count))
+                }
+                if gradient {
+                    let dx = features.inputGradient(df)
+                    for i in 0..<dy.count { dy.data[i] += dx.data[i] }
+                }
+            }
             if gradient {
                 let dz = generator.latentGradient(dy)
                 for i in 0..<dz.count { grad!.data[start * d + i] = dz.data[i] }
@@ -283,7 +324,7 @@ public final class Projection {
                 if gradient { for k in 0..<d { grad!.data[b * d + k] += w * 2 * u * 2 * z.data[b * d + k] / fd } }
             }
         }
-        return (reconstruction, priorTerm, grad)
+        return (reconstruction, priorTerm, featureTerm, grad)
     }
 
     /// Projects each target (M, C, H, W, in the generator's output range) and keeps, per image,
@@ -299,7 +340,7 @@ public final class Projection {
         let z = Parameter(startingLatents(images: images))
         let adam = Adam(learningRate: settings.learningRate, beta1: 0.9, beta2: 0.999)
         var best = [Float](repeating: .infinity, count: rows)
-        var bestRecon = best, bestPrior = best
+        var bestRecon = best, bestPrior = best, bestFeature = best
         var bestZ = z.value
         var snapshotSteps: [Int] = [], snapshots: [[[Float]]] = []
         let started = Date()
@@ -315,10 +356,10 @@ public final class Projection {
             let last = t == settings.steps
             let e = evaluate(z.value, targets: targets, rowTarget: rowTarget, gradient: !last)
             for b in 0..<rows {
-                let objective = e.reconstruction[b] + e.prior[b]
+                let objective = e.reconstruction[b] + e.prior[b] + e.feature[b]
                 // NaN never wins: comparisons with it are false.
                 if objective < best[b] {
-                    best[b] = objective; bestRecon[b] = e.reconstruction[b]; bestPrior[b] = e.prior[b]
+                    best[b] = objective; bestRecon[b] = e.reconstruction[b]; bestPrior[b] = e.prior[b]; bestFeature[b] = e.feature[b]
                     for k in 0..<d { bestZ.data[b * d + k] = z.value.data[b * d + k] }
                 }
             }
@@ -346,6 +387,7 @@ public final class Projection {
         return ProjectionResult(latents: bestRows(),
                                 reconstruction: w.enumerated().map { bestRecon[$0.offset * s + $0.element] },
                                 prior: w.enumerated().map { bestPrior[$0.offset * s + $0.element] },
+                                feature: w.enumerated().map { bestFeature[$0.offset * s + $0.element] },
                                 bestStart: w, evaluations: evaluations, interrupted: interrupted,
                                 snapshotSteps: snapshotSteps, snapshots: snapshots,
                                 seconds: Date().timeIntervalSince(started))

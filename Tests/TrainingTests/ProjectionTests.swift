@@ -74,6 +74,24 @@ final class ProjectionTests: XCTestCase {
         }
     }
 
+    func testFeatureLossFromTheSavedDiscriminatorMatchesPyTorchAutograd() throws {
+        let model = try fixture(), c = try cases()
+        let d = try XCTUnwrap(try SavedDiscriminator.load(model))
+        XCTAssertEqual(SavedDiscriminator.defaultFeatureLayer(d.blueprints), 4)
+        let features = try XCTUnwrap(try SavedDiscriminator.load(model, throughLayer: 4))
+        var s = ProjectionSettings()
+        s.priorWeight = 0.05; s.featureWeight = 0.5
+        let p = try Projection(generator: try DifferentiableGenerator(model.inferenceGenerator), prior: .normal, settings: s,
+                               features: features)
+        let e = p.evaluate(try XCTUnwrap(c["z"]), targets: try XCTUnwrap(c["target"]), rowTarget: [0, 0, 1, 1], gradient: true)
+        assertClose(e.feature, try XCTUnwrap(c["feature"]).data, atol: 1e-6, rtol: 1e-4, "feature term")
+        assertClose(e.reconstruction, try XCTUnwrap(c["recon_mse"]).data, atol: 1e-6, rtol: 1e-4, "mse loss")
+        assertClose(try XCTUnwrap(e.gradient).data, try XCTUnwrap(c["grad_mse_feature"]).data, atol: 2e-6, rtol: 1e-4, "gradient")
+        // A feature weight without a discriminator is refused.
+        XCTAssertThrowsError(try Projection(generator: try DifferentiableGenerator(model.generator), prior: .normal, settings: s))
+        XCTAssertThrowsError(try SavedDiscriminator.load(model, throughLayer: 7))
+    }
+
     // MARK: Round trip
 
     /// Images the fixture draws from held-out latents are found again: PSNR above 40 dB (peak
