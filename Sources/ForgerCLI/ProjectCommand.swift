@@ -45,6 +45,10 @@ struct Project: ParsableCommand {
     @Option(help: "Learning-rate decay after the warm-up: cosine or exponential.") var decay: ProjectionSettings.Decay = .cosine
     @Option(help: "Weight of the prior term (normal: (|z|^2/d - 1)^2; uniform: 0 turns off clamping to its bounds).")
     var priorWeight: Float = ProjectionSettings().priorWeight
+    @Option(help: "Weight of a feature loss on the model's discriminator (needs discriminator.safetensors from forger train; 0: off).")
+    var featureWeight: Float = 0
+    @Option(help: "The discriminator layer whose output is compared (default: its last activation before the logit).")
+    var featureLayer: Int?
     @Option(help: "Seed of the random starts.") var seed: UInt64 = 0
     @Option(help: "Latent rows pushed through the generator at once (bounds memory).") var batchSize = ProjectionSettings().batchSize
     @Option(help: "Enlarge tiles of --grid and --progress by this integer factor (default: until 64 px).") var scale: Int?
@@ -61,7 +65,7 @@ struct Project: ParsableCommand {
     var settings: ProjectionSettings {
         var s = ProjectionSettings()
         s.steps = steps; s.restarts = restarts; s.loss = loss; s.learningRate = lr; s.warmup = warmup
-        s.decay = decay; s.priorWeight = priorWeight; s.seed = seed; s.batchSize = batchSize
+        s.decay = decay; s.priorWeight = priorWeight; s.featureWeight = featureWeight; s.seed = seed; s.batchSize = batchSize
         s.snapshotEvery = progress == nil ? 0 : max(1, steps / 40)
         return s
     }
@@ -76,6 +80,7 @@ struct Project: ParsableCommand {
         do { differentiable = try DifferentiableGenerator(model.inferenceGenerator, name: m.name) } catch let e as ProjectionError {
             throw UserError("cannot project with \(target.model): \(e)")
         }
+        let features = try featureNetwork(model, settings: s)
         let files = try imageFiles()
         let rows = files.count * (s.restarts + 1)
         guard rows <= 65_536 else {
@@ -89,7 +94,10 @@ struct Project: ParsableCommand {
             for i in 0..<plane { targets.data[j * plane + i] = values[i] }
         }
         s.batchSize = min(s.batchSize, rows)
-        let projection = try Projection(generator: differentiable, prior: m.distribution, settings: s)
+        let projection: Projection
+        do { projection = try Projection(generator: differentiable, prior: m.distribution, settings: s, features: features) } catch let e as ProjectionError {
+            throw UserError("\(e)")
+        }
         if !quiet {
             log("projecting \(files.count) image\(files.count == 1 ? "" : "s") into \(m.name) (\(m.outputChannels)x\(m.outputHeight)x\(m.outputWidth), z \(m.latentSize)): \(s.steps) steps, \(s.restarts + 1) starts each, \(s.loss.rawValue) loss, lr \(s.learningRate)")
         }
@@ -97,6 +105,27 @@ struct Project: ParsableCommand {
         let result = try withInterruptFlag(reporter) { try projection.run(targets: targets, reporter: reporter) }
         reporter.finish()
         try write(result, names: names, files: files, targets: targets, fitted: fitted, session: session, outputs: outputs)
+    }
+
+    /// The discriminator cut after its feature layer, when --feature-weight asks for it.
+    func featureNetwork(_ model: LoadedModel, settings s: ProjectionSettings) throws -> Network? {
+        guard s.featureWeight > 0 else {
+            if featureLayer != nil { throw UserError("--feature-layer needs --feature-weight above 0") }
+            return nil
+        }
+        do {
+            guard let full = try SavedDiscriminator.load(model) else {
+                throw UserError("--feature-weight: \(target.model) has no discriminator (no '\(SavedDiscriminator.key)' section in model.json); models trained by this Forger's 'forger train' have one, or drop --feature-weight")
+            }
+            guard let layer = featureLayer ?? SavedDiscriminator.defaultFeatureLayer(full.blueprints) else {
+                throw UserError("--feature-weight: the discriminator has no activation to take features from; give --feature-layer")
+            }
+            return try SavedDiscriminator.load(model, throughLayer: layer)
+        } catch let e as ArchitectureError {
+            throw UserError("\(e)")
+        } catch let e as ModelError {
+            throw UserError("\(e)")
+        }
     }
 
     // MARK: Inputs
@@ -289,7 +318,8 @@ struct Project: ParsableCommand {
 
     func settingsRecord() -> [String: String] {
         ["steps": String(steps), "restarts": String(restarts), "loss": loss.rawValue, "lr": String(lr), "warmup": String(warmup),
-         "decay": decay.rawValue, "prior_weight": String(priorWeight), "seed": String(seed)]
+         "decay": decay.rawValue, "prior_weight": String(priorWeight), "feature_weight": String(featureWeight),
+         "feature_layer": featureLayer.map(String.init) ?? "default", "seed": String(seed)]
     }
 
     func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }

@@ -61,6 +61,9 @@ final class ProjectCommandTests: CommandTestCase {
         expectError(["project", model, alice, "-o", path("p.json"), "--steps", "2", "-q"], "give --force")
         try run(["project", model, alice, "-o", path("p.json"), "--steps", "2", "--force", "-q"])
         XCTAssertEqual(try LatentFile.read(tmp.appendingPathComponent("p.json")).latents.map(\.name), ["alice"])
+        // The feature loss on the fixture's saved discriminator.
+        try run(["project", model, bob, "-o", path("feat.json"), "--steps", "100", "--feature-weight", "0.5", "-q"])
+        XCTAssertEqual(try LatentFile.read(tmp.appendingPathComponent("feat.json")).latents.map(\.name), ["bob"])
     }
 
     func testFolderAndGreyImageForAColourModel() throws {
@@ -73,6 +76,24 @@ final class ProjectCommandTests: CommandTestCase {
         let targets = try NPY.read(tmp.appendingPathComponent("f.targets.npy"))
         // The grey image became three equal planes.
         XCTAssertEqual(Array(targets.data[0..<256]), Array(targets.data[256..<512]))
+    }
+
+    func testCtrlCStopsAndWritesTheBestSoFar() throws {
+        guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
+        let image = try drawn(5, name: "five.png")
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["project", model, image, "-o", path("c.json"), "--steps", "100000", "-q"]
+        try p.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertEqual(try LatentFile.read(tmp.appendingPathComponent("c.json")).latents.map(\.name), ["five"])
+        let recipe = try String(contentsOf: tmp.appendingPathComponent("c.recipe.json"), encoding: .utf8)
+        XCTAssertTrue(recipe.contains("\"interrupted\" : \"true\""), recipe)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: tmp.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [], "no temporary files left")
     }
 
     func testBadInputIsRefusedAndNothingIsWritten() throws {
@@ -100,6 +121,9 @@ final class ProjectCommandTests: CommandTestCase {
         expectError(["project", model, good, "-o", out, "--restarts", "1000"], "--restarts 1000")
         expectError(["project", model, good, "-o", out, "--npy", path("o.targets.npy")], "written twice")
         expectError(["project", CLITests.fixture("cond_concat"), good, "-o", out], "class-conditional")
+        expectError(["project", CLITests.fixture("dcgan_small"), good, "-o", out, "--feature-weight", "1"], "has no discriminator")
+        expectError(["project", model, good, "-o", out, "--feature-weight", "1", "--feature-layer", "9"], "there is no layer 9")
+        expectError(["project", model, good, "-o", out, "--feature-layer", "2"], "needs --feature-weight")
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: tmp.path)), before, "nothing written on errors")
     }
 }
