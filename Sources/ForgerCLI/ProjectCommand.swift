@@ -82,6 +82,8 @@ struct Project: ParsableCommand {
         }
         let features = try featureNetwork(model, settings: s)
         let files = try imageFiles()
+        if progress != nil, files.count > 64 { throw UserError("--progress shows at most 64 images (\(files.count) given); project fewer or drop --progress") }
+        if grid != nil, files.count > 256 { throw UserError("--grid shows at most 256 images (\(files.count) given); project fewer or drop --grid") }
         let rows = files.count * (s.restarts + 1)
         guard rows <= 65_536 else {
             throw UserError("\(files.count) images x \(s.restarts + 1) starts is \(rows) latents; use fewer images or --restarts")
