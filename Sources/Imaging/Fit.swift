@@ -1,4 +1,3 @@
-import CPNG
 import Foundation
 
 /// A PNG brought to a fixed size: what was read and what it became.
@@ -35,22 +34,16 @@ extension PNG {
             throw ImagingError.invalidArgument(name: "image size", value: "\(size.width)x\(size.height) in '\(url.path)'",
                                                hint: "at most \(maxPixels) pixels are decoded; shrink the image first")
         }
-        var message = [CChar](repeating: 0, count: 256)
-        var w: UInt32 = 0, h: UInt32 = 0
-        var channels: Int32 = 0
-        var output: UnsafeMutablePointer<UInt8>?
-        let ok = bytes.withUnsafeBufferPointer { data in
-            forger_png_decode(data.baseAddress, data.count, &w, &h, &channels, &output, &message, message.count)
+        do {
+            return try withDecodedPixels(bytes) { pixels, sw, sh, c in
+                let region = centredCrop(width: sw, height: sh, aspectWidth: width, aspectHeight: height)
+                let image = PixelImage.resample(pixels, width: sw, height: sh, channels: c, stride: sw * c,
+                                                region: region, toWidth: width, height: height)
+                return FittedImage(image: image, sourceWidth: sw, sourceHeight: sh, sourceChannels: c)
+            }
+        } catch ImagingError.corruptPNG(_, let reason) {
+            throw ImagingError.corruptPNG(path: url.path, reason: reason)
         }
-        defer { forger_png_free(output) }
-        guard ok == 1, let output else {
-            throw ImagingError.corruptPNG(path: url.path, reason: String(cString: message))
-        }
-        let (sw, sh, c) = (Int(w), Int(h), Int(channels))
-        let region = centredCrop(width: sw, height: sh, aspectWidth: width, aspectHeight: height)
-        let image = PixelImage.resample(UnsafeBufferPointer(start: output, count: sw * sh * c), width: sw, height: sh,
-                                        channels: c, stride: sw * c, region: region, toWidth: width, height: height)
-        return FittedImage(image: image, sourceWidth: sw, sourceHeight: sh, sourceChannels: c)
     }
 
     /// The largest rectangle of aspect `aspectWidth : aspectHeight` centred in a
