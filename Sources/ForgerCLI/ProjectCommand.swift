@@ -170,7 +170,7 @@ struct Project: ParsableCommand {
             } catch let e as ImagingError {
                 throw UserError("\(e)")
             }
-            if fit.sourceChannels != m.outputChannels && !(fit.sourceChannels == 4 && m.outputChannels == 3) || fit.sourceChannels == 4 {
+            if fit.sourceChannels != m.outputChannels {
                 converted[fit.sourceChannels, default: []].append(url.lastPathComponent)
             }
             names.append(name)
