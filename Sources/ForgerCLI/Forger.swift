@@ -10,7 +10,7 @@ public struct Forger: ParsableCommand {
         abstract: "Explore trained GAN generators: sample, walk, sweep, and do arithmetic on latents.",
         version: Forger.version,
         subcommands: [Info.self, Models.self, Sample.self, Walk.self, SweepCommand.self, VectorCommand.self,
-                      Arith.self, Analogy.self, DirectionsCommand.self, RenderRecipe.self, Import.self, Export.self, Train.self, Toy.self,
+                      Arith.self, Analogy.self, DirectionsCommand.self, Project.self, RenderRecipe.self, Import.self, Export.self, Train.self, Toy.self,
                       Evaluate.self, Bench.self, ImagingBench.self])
 
     public static let version = "0.2.0"

@@ -48,6 +48,16 @@ public enum PNG {
     static let expansionFloor = 1 << 24
 
     public static func decode(_ bytes: [UInt8]) throws -> PixelImage {
+        try withDecodedPixels(bytes) { pixels, width, height, channels in
+            try PixelImage(width: width, height: height, channels: channels, pixels: Array(pixels))
+        }
+    }
+
+    /// Decodes `bytes` and lends the decoder's own buffer (width * height * channels bytes, rows
+    /// packed) to `body`; it is freed when `body` returns, so callers that only need a smaller
+    /// image derived from it never hold a second full-size copy.
+    static func withDecodedPixels<T>(_ bytes: [UInt8],
+                                     _ body: (UnsafeBufferPointer<UInt8>, _ width: Int, _ height: Int, _ channels: Int) throws -> T) throws -> T {
         guard !bytes.isEmpty else { throw ImagingError.corruptPNG(path: nil, reason: "no data (0 bytes)") }
         var message = [CChar](repeating: 0, count: 256)
         var width: UInt32 = 0, height: UInt32 = 0
@@ -63,7 +73,6 @@ public enum PNG {
             throw ImagingError.corruptPNG(path: nil, reason: String(cString: message))
         }
         let count = Int(width) * Int(height) * Int(channels)
-        return try PixelImage(width: Int(width), height: Int(height), channels: Int(channels),
-                              pixels: [UInt8](UnsafeBufferPointer(start: output, count: count)))
+        return try body(UnsafeBufferPointer(start: output, count: count), Int(width), Int(height), Int(channels))
     }
 }

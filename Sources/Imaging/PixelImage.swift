@@ -285,21 +285,36 @@ extension PixelImage {
     public func resized(width newWidth: Int, height newHeight: Int) -> PixelImage {
         precondition(newWidth > 0 && newHeight > 0, "resize target must be positive")
         if newWidth == width && newHeight == height { return packed() }
-        let horizontal = Self.resampleWeights(from: width, to: newWidth)
-        let vertical = Self.resampleWeights(from: height, to: newHeight)
-        // Pass 1: rows, width -> newWidth, into floats (height x newWidth x channels).
-        var middle = [Float](repeating: 0, count: height * newWidth * channels)
-        for y in 0..<height {
+        return pixels.withUnsafeBufferPointer {
+            Self.resample($0, width: width, height: height, channels: channels, stride: stride,
+                          region: (0, 0, width, height), toWidth: newWidth, height: newHeight)
+        }
+    }
+
+    /// The smooth resize of `resized(width:height:)` applied to the rectangle `region`
+    /// (x, y, width, height) of interleaved 8-bit pixels held elsewhere (a decoder's buffer),
+    /// so a crop never needs its own copy of the source.
+    static func resample(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int, channels: Int, stride: Int,
+                         region: (x: Int, y: Int, width: Int, height: Int),
+                         toWidth newWidth: Int, height newHeight: Int) -> PixelImage {
+        precondition(region.x >= 0 && region.y >= 0 && region.width > 0 && region.height > 0
+                     && region.x + region.width <= width && region.y + region.height <= height, "region outside the image")
+        let horizontal = Self.resampleWeights(from: region.width, to: newWidth)
+        let vertical = Self.resampleWeights(from: region.height, to: newHeight)
+        // Pass 1: rows, region width -> newWidth, into floats (region height x newWidth x channels).
+        var middle = [Float](repeating: 0, count: region.height * newWidth * channels)
+        for y in 0..<region.height {
+            let row = (region.y + y) * stride + region.x * channels
             for x in 0..<newWidth {
                 let (start, weights) = horizontal[x]
                 for c in 0..<channels {
                     var sum: Float = 0
-                    for (k, w) in weights.enumerated() { sum += w * Float(pixels[offset(x: start + k, y: y) + c]) }
+                    for (k, w) in weights.enumerated() { sum += w * Float(pixels[row + (start + k) * channels + c]) }
                     middle[(y * newWidth + x) * channels + c] = sum
                 }
             }
         }
-        // Pass 2: columns, height -> newHeight.
+        // Pass 2: columns, region height -> newHeight.
         var out = PixelImage(width: newWidth, height: newHeight, channels: channels)
         for y in 0..<newHeight {
             let (start, weights) = vertical[y]

@@ -13,7 +13,8 @@ public enum TemporaryFiles {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var paths = Set<String>()
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-    nonisolated(unsafe) private static var interruptHandlers: [() -> Void] = []
+    /// While set, SIGINT calls it instead of ending the process (a second SIGINT ends it).
+    nonisolated(unsafe) private static var stopHandler: (() -> Void)?
     /// Its own queue, so that the handler runs even while the engine's workers fill the pool.
     private static let queue = DispatchQueue(label: "forger.interrupt")
 
@@ -45,11 +46,13 @@ public enum TemporaryFiles {
         return removed
     }
 
-    /// Runs `handler` (on a background queue) before the files are removed and the process
-    /// exits on an interrupt: for work that wants to say what it kept.
-    public static func onInterrupt(_ handler: @escaping () -> Void) {
-        lock.lock(); defer { lock.unlock() }
-        interruptHandlers.append(handler)
+    /// Runs `body` with Ctrl-C (SIGINT) calling `stop` instead of ending the process, for work
+    /// that can stop early and keep what it has; a second Ctrl-C, SIGTERM and SIGHUP still end
+    /// it at once. Needs `removeOnInterrupt()` to have been called (the executable does).
+    public static func whileInterruptStops<T>(_ stop: @escaping () -> Void, _ body: () throws -> T) rethrows -> T {
+        lock.lock(); stopHandler = stop; lock.unlock()
+        defer { lock.lock(); stopHandler = nil; lock.unlock() }
+        return try body()
     }
 
     /// Installs the handlers: on SIGINT, SIGTERM or SIGHUP the registered temporary files are
@@ -64,9 +67,10 @@ public enum TemporaryFiles {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
             source.setEventHandler {
                 lock.lock()
-                let handlers = interruptHandlers
+                let stop = signalNumber == SIGINT ? stopHandler : nil
+                stopHandler = nil      // the next Ctrl-C ends the process
                 lock.unlock()
-                for handler in handlers { handler() }
+                if let stop { stop(); return }
                 let removed = removeAll()
                 let name = signalNumber == SIGINT ? "interrupted" : signalNumber == SIGTERM ? "terminated" : "hung up"
                 let note = removed > 0 ? "; removed \(removed) unfinished file\(removed == 1 ? "" : "s")" : ""

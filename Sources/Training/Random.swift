@@ -45,4 +45,6 @@ enum StreamPurpose: UInt64 {
     case initialiseGenerator = 1, initialiseDiscriminator, epochOrder, step, fixedNoise, toyData
     /// Conditional training: the class embeddings' initial values and the fakes' classes.
     case initialiseEmbeddings, fakeLabels
+    /// Projection: the random starting latents of each image.
+    case projectionStarts
 }

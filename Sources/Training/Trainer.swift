@@ -380,7 +380,18 @@ public final class GANTrainer {
 
     /// The generator as a Forger model directory (model.json + weights.safetensors); a
     /// conditional one declares its class embedding ("embedding") in model.json's conditioning.
+    /// An unconditional model gets its discriminator too (`SavedDiscriminator`), written before
+    /// the manifest that names it.
     public func exportModel(to directory: URL, name: String, description: String, training: JSONValue?) throws {
+        var extra: [String: JSONValue] = [:]
+        if latentJoin == nil {
+            if !FileManager.default.fileExists(atPath: directory.path) {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+            }
+            try AtomicFile.write(SavedDiscriminator.encodedWeights(of: discriminator),
+                                 to: directory.appendingPathComponent(SavedDiscriminator.weightsFile))
+            extra[SavedDiscriminator.key] = SavedDiscriminator.section(for: discriminator)
+        }
         var (specs, tensors) = generator.exportSpecs()
         var conditioning: ConditioningSpec? = nil
         if let latentJoin, let cond = config.conditional {
@@ -399,7 +410,7 @@ public final class GANTrainer {
                                      distribution: distribution,
                                      outputChannels: out[0], outputHeight: out.count > 1 ? out[1] : 1,
                                      outputWidth: out.count > 2 ? out[2] : 1, outputRange: range,
-                                     conditioning: conditioning, layers: specs, training: training)
+                                     conditioning: conditioning, layers: specs, training: training, extra: extra)
         try ModelStore.save(manifest, tensors: tensors, to: directory)
     }
 }

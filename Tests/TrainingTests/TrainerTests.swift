@@ -69,6 +69,13 @@ final class TrainerTests: XCTestCase {
         let got = model.generator.forward(t.fixedNoise)
         XCTAssertLessThan(maxAbsDifference(expected, got), 1e-5)
         XCTAssertEqual(model.manifest.outputRange.0, -1)
+        // The discriminator is saved beside G and computes what the trainer's D computes.
+        let d = try XCTUnwrap(try SavedDiscriminator.load(model))
+        XCTAssertEqual(d.blueprints, t.config.architecture.discriminator)
+        var rng = RandomStream(seed: 1)
+        let images = t.samples()
+        XCTAssertLessThan(maxAbsDifference(d.forward(images, training: false, rng: &rng),
+                                           t.discriminator.forward(images, training: false, rng: &rng)), 1e-6)
     }
 
     func testOptimizersMatchHandComputedSteps() {
