@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The explorer in a real browser: Debian's chromium driven by selenium through Debian's
 chromedriver (/usr/bin/chromedriver; nothing is downloaded). Loads the page, moves a direction
-slider and waits for the image to change, keeps two latents, exports a walk, and checks that
+slider and waits for the image to change, keeps two latents (the second from the seed box),
+shows and exports a walk, and checks that
 `forger render` of the exported recipe gives the exported GIF's bytes; reloading the page's
 URL must restore the same view.
 
@@ -39,7 +40,7 @@ def main():
     proc, base = start_server(a.forger, ["Models/mnist", "Models/faces64"], exports=exports)
     options = webdriver.ChromeOptions()
     options.binary_location = a.chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,820"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,760"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=a.driver), options=options)
     wait = WebDriverWait(driver, 60, poll_frequency=0.05)
@@ -74,8 +75,12 @@ def main():
 
         driver.find_element(By.ID, "keep").click()
         n = renders()
-        driver.find_element(By.ID, "random").click()
+        # The seed box: a new seed (Enter commits it) draws a new base latent.
+        box = driver.find_element(By.ID, "seed")
+        box.clear()
+        box.send_keys("11\n")
         rendered_after(n)
+        check("the seed box drew seed 11", "seed=11" in driver.current_url)
         driver.find_element(By.ID, "keep").click()
         kept = len(driver.find_elements(By.CSS_SELECTOR, "#bookmarks figure"))
         check(f"two latents kept ({kept})", kept == 2)
@@ -88,6 +93,7 @@ def main():
         gif = names[0]
         check(f"the walk was exported as {gif} with its recipe", gif.startswith("walk-") and gif.endswith(".gif") and names[1] == "recipe")
         if a.screenshot:
+            driver.set_window_size(1200, 880)   # the window, not the viewport
             time.sleep(0.5)
             driver.save_screenshot(a.screenshot)
             print(f"screenshot: {a.screenshot}")

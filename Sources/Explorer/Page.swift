@@ -10,6 +10,7 @@ enum ExplorerPage {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Forger explorer</title>
 <link rel="stylesheet" href="/explorer.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header><h1>Forger explorer</h1><span id="status" role="status"></span></header>
@@ -32,8 +33,7 @@ enum ExplorerPage {
       <button id="export-gif" type="button" disabled>Export walk GIF</button>
       <button id="reset" type="button">Reset sliders</button>
     </div>
-    <div id="bookmarks" aria-label="kept latents"></div>
-    <img id="walk-image" alt="" hidden>
+    <div id="strip"><div id="bookmarks" aria-label="kept latents"></div><img id="walk-image" alt="the walk through the kept latents" hidden></div>
     <ul id="exports"></ul>
   </section>
   <section id="sliders">
@@ -48,6 +48,7 @@ enum ExplorerPage {
 """##
 
     static let style = ##"""
+[hidden] { display: none !important; }
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; background: #1d1f21; color: #e0e0e0; }
 header { display: flex; align-items: baseline; gap: 1em; padding: 0.5em 1em; background: #282a2e; }
 h1 { font-size: 18px; margin: 0; }
@@ -59,7 +60,8 @@ main { display: flex; gap: 1.5em; padding: 1em; align-items: flex-start; flex-wr
 #view { display: flex; flex-direction: column; gap: 0.6em; align-items: flex-start; }
 #image { image-rendering: pixelated; image-rendering: crisp-edges; background: #000; min-width: 256px; min-height: 256px; }
 #walk-image { image-rendering: pixelated; }
-#bookmarks { display: flex; gap: 4px; flex-wrap: wrap; max-width: 520px; min-height: 4px; }
+#strip { display: flex; gap: 1em; align-items: flex-start; }
+#bookmarks { display: flex; gap: 4px; flex-wrap: wrap; max-width: 300px; min-height: 4px; }
 #bookmarks figure { margin: 0; position: relative; }
 #bookmarks img { width: 56px; height: 56px; image-rendering: pixelated; cursor: pointer; border: 1px solid #555; }
 #bookmarks button { position: absolute; top: 0; right: 0; padding: 0 4px; font-size: 11px; }
@@ -139,7 +141,7 @@ async function send() {
     if (r.ok) {
       const blob = await r.blob(), img = $('image');
       await new Promise((done) => { img.onload = done; img.onerror = done; img.src = URL.createObjectURL(blob); });
-      const k = Math.max(1, Math.floor(512 / img.naturalWidth));   // integer enlargement: crisp pixels
+      const k = Math.max(1, Math.floor(420 / img.naturalWidth));   // integer enlargement: crisp pixels
       img.style.width = img.naturalWidth * k + 'px';
       img.dataset.renders = String(++renders);
       img.dataset.url = url;
@@ -247,7 +249,7 @@ async function animate(body) {
   const r = await fetch('/api/animate', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   if (!r.ok) { status(await failure(r), true); return; }
   const img = $('walk-image'); img.src = URL.createObjectURL(await r.blob()); img.hidden = false;
-  img.onload = () => { img.style.width = img.naturalWidth * Math.max(1, Math.floor(256 / img.naturalWidth)) + 'px'; };
+  img.onload = () => { img.style.width = img.naturalWidth * Math.max(1, Math.floor(140 / img.naturalWidth)) + 'px'; };
   status('');
 }
 function directionStrip(k) {
