@@ -136,28 +136,30 @@ public final class ExplorerServer: @unchecked Sendable {
     func render(_ r: RenderRequest, request: Request) async throws -> Response {
         let model = try catalogue.model(r.picture.model)
         let plan = try r.plan(model)
-        let tag = Self.entityTag(model, plan)
-        if request.headers[.ifNoneMatch] == tag {
-            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: Self.cacheable])
-        }
-        let bytes = try await queue.run(client: Self.client(request)) { try model.renderer.encodePNG(plan) }
-        return Self.image(bytes, type: "image/png", tag: tag)
+        return try await answer(plan, of: model, request: request, type: "image/png") { try model.renderer.encodePNG(plan) }
     }
 
     func animate(_ r: AnimateRequest, request: Request) async throws -> Response {
         let model = try catalogue.model(r.picture.model)
         let plan = try r.plan(model)
-        let tag = Self.entityTag(model, plan)
-        if request.headers[.ifNoneMatch] == tag {
-            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: Self.cacheable])
-        }
         let file = scratch.appendingPathComponent("\(UUID().uuidString).gif")
-        let bytes = try await queue.run(client: Self.client(request)) { () throws -> [UInt8] in
+        return try await answer(plan, of: model, request: request, type: "image/gif") {
             defer { try? FileManager.default.removeItem(at: file) }
             try model.renderer.render(plan, to: file)
             return try AtomicFile.readBytes(file)
         }
-        return Self.image(bytes, type: "image/gif", tag: tag)
+    }
+
+    /// 304 when the client holds the plan's bytes already; else `draw` on the render queue.
+    func answer(_ plan: RenderPlan, of model: ExplorerModel, request: Request, type: String,
+                draw: @escaping @Sendable () throws -> [UInt8]) async throws -> Response {
+        let tag = Self.entityTag(model, plan)
+        if request.headers[.ifNoneMatch] == tag {
+            return Response(status: .notModified, headers: [.eTag: tag, .cacheControl: Self.cacheable])
+        }
+        let bytes = try await queue.run(client: Self.client(request), draw)
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: Self.cacheable, .eTag: tag],
+                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     func export(_ r: ExportRequest, request: Request) async throws -> Response {
@@ -200,11 +202,6 @@ public final class ExplorerServer: @unchecked Sendable {
         encoder.outputFormatting = .sortedKeys
         hash.update(Array((try? encoder.encode(plan)) ?? Data()))
         return "\"" + SHA256.hex(hash.finalize().prefix(16)) + "\""
-    }
-
-    static func image(_ bytes: [UInt8], type: String, tag: String) -> Response {
-        Response(status: .ok, headers: [.contentType: type, .cacheControl: cacheable, .eTag: tag],
-                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -260,6 +260,31 @@ final class ExplorerTests: XCTestCase {
         XCTAssertTrue(a.error.contains("--exports"))
     }
 
+    /// A model directory's directions.json (made for its weights) gives the sliders; SeFa is
+    /// only the stand-in.
+    func testDirectionsFileOfTheModelIsUsed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forger-explorer-\(UUID().uuidString)/mnist")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
+        for file in ["model.json", "weights.safetensors"] {
+            try FileManager.default.copyItem(atPath: Self.mnist + "/" + file, toPath: dir.appendingPathComponent(file).path)
+        }
+        let library = dir.appendingPathComponent(ExplorerModel.directionsFile).path
+        var command = try Forger.parseAsRoot(["directions", dir.path, "--method", "sefa", "--name", "axis", "-o", library, "-q"])
+        try command.run()
+        let model = try ExplorerModel(name: "mnist", directory: dir)
+        XCTAssertEqual(model.directionSource, ExplorerModel.directionsFile)
+        XCTAssertEqual(model.directionFiles, [ExplorerModel.directionsFile])
+        XCTAssertEqual(model.directions.first?.name, "axis-0")
+        XCTAssertEqual(model.directions.count, min(ExplorerModel.maximumDirections, model.latentSize))
+    }
+
+    func testServeOptionsAreChecked() {
+        XCTAssertThrowsError(try Forger.parseAsRoot(["serve", "--port", "70000"]))
+        XCTAssertThrowsError(try Forger.parseAsRoot(["serve", "--workers", "0"]))
+        XCTAssertNoThrow(try Forger.parseAsRoot(["serve", "--models", Self.mnist, Self.faces64, "--port", "0"]))
+    }
+
     func testLoopbackAddresses() {
         XCTAssertTrue(ExplorerServer.isLoopback("127.0.0.1"))
         XCTAssertTrue(ExplorerServer.isLoopback("localhost"))
