@@ -37,12 +37,7 @@ public final class ExplorerModel: @unchecked Sendable {
         self.name = name
         self.loaded = loaded
         renderer = Renderer(model: loaded)
-        let manifestPrior: LatentPrior
-        switch loaded.manifest.distribution {
-        case .normal: manifestPrior = .normal
-        case .uniform(let low, let high): manifestPrior = .uniform(low: low, high: high)
-        }
-        prior = manifestPrior
+        prior = LatentPrior(loaded.manifest.distribution)
         let file = directory.appendingPathComponent(Self.directionsFile)
         var fromFile: [Direction] = []
         if FileManager.default.fileExists(atPath: file.path) {
@@ -62,7 +57,7 @@ public final class ExplorerModel: @unchecked Sendable {
             directionFiles = []
         }
         if fromFile.isEmpty {
-            let found = (try? Directions.sefa(loaded.generator, modelName: loaded.manifest.name, prior: manifestPrior)) ?? []
+            let found = (try? Directions.sefa(loaded.generator, modelName: loaded.manifest.name, prior: prior)) ?? []
             directions = Array(found.prefix(Self.maximumDirections)).map {
                 Direction(name: $0.name, score: $0.info.score, sigma: $0.info.sigma, vector: $0.vector)
             }

@@ -285,6 +285,39 @@ final class ExplorerTests: XCTestCase {
         XCTAssertNoThrow(try Forger.parseAsRoot(["serve", "--models", Self.mnist, Self.faces64, "--port", "0"]))
     }
 
+    /// `forger serve` through the built binary: a non-loopback --host is warned about, the
+    /// default loopback address is not.
+    func testNonLoopbackHostIsWarnedAbout() throws {
+        let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("forger")
+        let candidates = [Bundle.main.bundleURL.appendingPathComponent("forger"), beside]
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("the forger binary was not found beside the test bundle")
+        }
+        func startup(_ host: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = binary
+            p.arguments = ["serve", "--port", "0", "--models", Self.mnist] + host
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            defer { p.terminate(); p.waitUntilExit() }
+            var text = ""
+            while !text.contains("http://") {
+                let data = err.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            return text
+        }
+        let open = try startup(["--host", "0.0.0.0"])
+        XCTAssertTrue(open.contains("warning: listening on 0.0.0.0, not loopback"), open)
+        XCTAssertTrue(open.contains("http://0.0.0.0:"), open)
+        let local = try startup([])
+        XCTAssertFalse(local.contains("warning"), local)
+        XCTAssertTrue(local.contains("http://127.0.0.1:"), local)
+    }
+
     func testLoopbackAddresses() {
         XCTAssertTrue(ExplorerServer.isLoopback("127.0.0.1"))
         XCTAssertTrue(ExplorerServer.isLoopback("localhost"))
