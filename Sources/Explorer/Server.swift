@@ -73,16 +73,16 @@ public final class ExplorerServer: @unchecked Sendable {
                                        label: try Self.number(q, "class"), truncation: try Self.number(q, "truncation"))
             return try await render(RenderRequest(picture: fields, latent: q.get("latent") ?? ""), request: request)
         }
-        router.post("/api/render") { [self] request, context in
-            try await render(try await body(RenderRequest.self, request, context), request: request)
+        router.post("/api/render") { [self] request, _ in
+            try await render(try await body(RenderRequest.self, request), request: request)
         }
-        router.post("/api/animate") { [self] request, context in
-            try await animate(try await body(AnimateRequest.self, request, context), request: request)
+        router.post("/api/animate") { [self] request, _ in
+            try await animate(try await body(AnimateRequest.self, request), request: request)
         }
-        router.post("/api/export") { [self] request, context in
-            try await export(try await body(ExportRequest.self, request, context), request: request)
+        router.post("/api/export") { [self] request, _ in
+            try await export(try await body(ExportRequest.self, request), request: request)
         }
-        router.get("/exports/{name}") { [self] request, context in try download(context.parameters.get("name") ?? "") }
+        router.get("/exports/{name}") { [self] _, context in try download(context.parameters.get("name") ?? "") }
         router.post("/api/project") { [self] request, _ in try await project(request) }
         return router
     }
@@ -111,7 +111,7 @@ public final class ExplorerServer: @unchecked Sendable {
     }
 
     /// A JSON body of at most `bodyLimit` bytes.
-    func body<T: Decodable>(_ type: T.Type, _ request: Request, _ context: BasicRequestContext) async throws -> T {
+    func body<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         let buffer = try await request.body.collect(upTo: configuration.bodyLimit)
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     }
