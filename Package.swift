@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -34,8 +35,13 @@ let package = Package(
         .target(name: "Render", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Safety"], exclude: ["README.md"]),
         .target(name: "Training", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Safety"], exclude: ["README.md"]),
         .target(name: "Evaluation", dependencies: ["Tensor", "NN", "ModelIO", "Training", "Latent", "Imaging"], exclude: ["README.md"]),
+        // The explorer's web server: the only target (with ForgerCLI's `serve`) that imports Hummingbird.
+        .target(name: "Explorer", dependencies: [
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Safety",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], exclude: ["README.md"]),
         .target(name: "ForgerCLI", dependencies: [
-            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training", "Evaluation", "Safety",
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training", "Evaluation", "Safety", "Explorer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forger", dependencies: ["ForgerCLI"]),
@@ -53,6 +59,10 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
+        .testTarget(name: "ExplorerTests", dependencies: [
+            "Explorer", "ForgerCLI", "ModelIO", "Render", "Latent", "Tensor",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
     ],
     // Swift 5 mode: the engine shares buffers across worker threads by design (disjoint ranges).
     swiftLanguageModes: [.v5]

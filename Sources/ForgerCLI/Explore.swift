@@ -230,12 +230,6 @@ enum CommandLineRecord {
     nonisolated(unsafe) static var arguments: [String] = []
 }
 
-extension Recipe {
-    static func writeAtomically(_ recipe: Recipe, besides output: URL) throws {
-        try AtomicFile.write(try recipe.encoded(), to: Recipe.url(besides: output))
-    }
-}
-
 /// "-3..3" -> -3...3
 func parseRange(_ text: String, option: String) throws -> ClosedRange<Float> {
     let parts = text.components(separatedBy: "..")

@@ -11,7 +11,7 @@ public struct Forger: ParsableCommand {
         version: Forger.version,
         subcommands: [Info.self, Models.self, Sample.self, Walk.self, SweepCommand.self, VectorCommand.self,
                       Arith.self, Analogy.self, DirectionsCommand.self, Project.self, RenderRecipe.self, Import.self, Export.self, Train.self, Toy.self,
-                      Evaluate.self, Bench.self, ImagingBench.self])
+                      Evaluate.self, Serve.self, Bench.self, ImagingBench.self])
 
     public static let version = "0.2.0"
 

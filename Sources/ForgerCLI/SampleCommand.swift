@@ -246,12 +246,3 @@ struct EachFolder {
         }
     }
 }
-
-extension LatentPrior {
-    init(_ distribution: LatentDistribution) {
-        switch distribution {
-        case .normal: self = .normal
-        case .uniform(let low, let high): self = .uniform(low: low, high: high)
-        }
-    }
-}

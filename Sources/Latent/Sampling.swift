@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import Tensor
 
 /// The distribution a generator's latents were trained with. The model says which.
@@ -128,5 +129,15 @@ extension Tensor {
     public init(latentRows rows: [[Float]], size: Int) {
         precondition(rows.allSatisfy { $0.count == size }, "every latent must have size \(size)")
         self.init(shape: [rows.count, size], data: rows.flatMap { $0 })
+    }
+}
+
+extension LatentPrior {
+    /// The prior a model's manifest declares.
+    public init(_ distribution: LatentDistribution) {
+        switch distribution {
+        case .normal: self = .normal
+        case .uniform(let low, let high): self = .uniform(low: low, high: high)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Safety
 
 /// Everything needed to draw an output from a model: the latents, how they are laid out in
 /// frames, and the encoder settings. Commands build a plan; `Renderer` draws it; the recipe
@@ -116,6 +117,11 @@ public struct Recipe: Codable, Equatable, Sendable {
     /// and `out.gif` never share one.
     public static func url(besides output: URL) -> URL {
         output.deletingLastPathComponent().appendingPathComponent(output.lastPathComponent + ".recipe.json")
+    }
+
+    /// Writes `recipe` beside `output` (`Recipe.url(besides:)`), atomically.
+    public static func writeAtomically(_ recipe: Recipe, besides output: URL) throws {
+        try AtomicFile.write(try recipe.encoded(), to: Recipe.url(besides: output))
     }
 
     public func encoded() throws -> Data {

@@ -145,26 +145,39 @@ public struct Renderer {
         try validate(plan)
         switch plan.format {
         case .png:
-            let frame = plan.frames[0]
-            let indices = frame.tiles.compactMap { $0 }
-            progress.start(total: indices.count, label: "rendering")
-            // In batches, so that the bar moves (and can stop the work) on a large grid.
-            var generated: [PixelImage] = []
-            generated.reserveCapacity(indices.count)
-            var start = 0
-            while start < indices.count {
-                let part = Array(indices[start..<min(indices.count, start + batchSize)])
-                generated += try images(part, of: plan)
-                start += part.count
-                guard progress.advance(by: part.count) else { throw RenderError.interrupted }
-            }
-            progress.finish()
-            let image = try compose(frame, plan: plan, images: generated)
+            let image = try composePNG(plan, progress: progress)
             progress.note("writing \(url.lastPathComponent) (\(image.width) x \(image.height) pixels)", large: image.width * image.height >= 4 << 20)
             try PNG.write(image, to: url)
         case .gif:
             try renderGIF(plan, to: url, progress: progress)
         }
+    }
+
+    /// The bytes `render(_:to:)` writes for a PNG plan, without a file: the explorer's server
+    /// answers with them, so its PNGs equal the CLI's.
+    public func encodePNG(_ plan: RenderPlan) throws -> [UInt8] {
+        try validate(plan)
+        guard plan.format == .png else { throw RenderError.badPlan("encodePNG draws PNG plans; this one is a GIF") }
+        return try PNG.encode(try composePNG(plan, progress: SilentProgress()))
+    }
+
+    /// The one frame of a validated PNG plan, generated in batches.
+    private func composePNG(_ plan: RenderPlan, progress: ProgressReporter) throws -> PixelImage {
+        let frame = plan.frames[0]
+        let indices = frame.tiles.compactMap { $0 }
+        progress.start(total: indices.count, label: "rendering")
+        // In batches, so that the bar moves (and can stop the work) on a large grid.
+        var generated: [PixelImage] = []
+        generated.reserveCapacity(indices.count)
+        var start = 0
+        while start < indices.count {
+            let part = Array(indices[start..<min(indices.count, start + batchSize)])
+            generated += try images(part, of: plan)
+            start += part.count
+            guard progress.advance(by: part.count) else { throw RenderError.interrupted }
+        }
+        progress.finish()
+        return try compose(frame, plan: plan, images: generated)
     }
 
     private func renderGIF(_ plan: RenderPlan, to url: URL, progress: ProgressReporter) throws {
