@@ -112,7 +112,7 @@ extension GIF {
         }
         let background = global.flatMap { Int(gif.SBackGroundColor) < $0.count ? $0[Int(gif.SBackGroundColor)] : nil } ?? .black
         var canvas = PixelImage(width: width, height: height, channels: 3)
-        for y in 0..<height { for x in 0..<width { canvas.setPixel(x: x, y: y, background) } }
+        fill(&canvas, x: 0..<width, y: 0..<height, background)
         var frames: [PixelImage] = []
         var delays: [Int] = []
         for i in 0..<count {
@@ -133,25 +133,44 @@ extension GIF {
             guard let raster = image.RasterBits, w > 0, h > 0 else {
                 throw ImagingError.corruptGIF(path: nil, frame: i, reason: "frame has no pixels")
             }
-            for y in 0..<h where top + y < height {
-                for x in 0..<w where left + x < width {
-                    let index = Int(raster[y * w + x])
-                    if index == transparent || index >= palette.count { continue }
-                    canvas.setPixel(x: left + x, y: top + y, palette[index])
+            // A frame may lie partly or wholly off the screen; only what is on it is drawn
+            // (and, with disposal 2, cleared), so the work is bounded by the screen.
+            let rows = top < height ? min(h, height - top) : 0
+            let columns = left < width ? min(w, width - left) : 0
+            let stride = canvas.stride
+            canvas.pixels.withUnsafeMutableBufferPointer { px in
+                for y in 0..<rows {
+                    let row = (top + y) * stride + 3 * left
+                    for x in 0..<columns {
+                        let index = Int(raster[y * w + x])
+                        if index == transparent || index >= palette.count { continue }
+                        let c = palette[index]
+                        px[row + 3 * x] = c.r; px[row + 3 * x + 1] = c.g; px[row + 3 * x + 2] = c.b
+                    }
                 }
             }
             frames.append(allGrey ? canvas.converted(toChannels: 1) : canvas)
             delays.append(delay)
             if disposal == DISPOSE_BACKGROUND {
-                // A frame may lie partly or wholly off the screen; clear only what is on it.
-                for y in min(top, height)..<min(height, top + h) {
-                    for x in min(left, width)..<min(width, left + w) { canvas.setPixel(x: x, y: y, background) }
-                }
+                fill(&canvas, x: left..<(left + columns), y: top..<(top + rows), background)
             } else if disposal == DISPOSE_PREVIOUS {
                 canvas = previous
             }
         }
         return DecodedGIF(frames: frames, delays: delays, loopCount: loopCount(file))
+    }
+
+    /// Paints a rectangle of an RGB canvas: one row of the colour, copied into each row.
+    private static func fill(_ canvas: inout PixelImage, x: Range<Int>, y: Range<Int>, _ colour: RGB) {
+        guard !x.isEmpty, !y.isEmpty else { return }
+        var row = [UInt8](repeating: 0, count: 3 * x.count)
+        for i in 0..<x.count { row[3 * i] = colour.r; row[3 * i + 1] = colour.g; row[3 * i + 2] = colour.b }
+        let stride = canvas.stride
+        canvas.pixels.withUnsafeMutableBytes { px in
+            row.withUnsafeBytes { src in
+                for line in y { (px.baseAddress! + line * stride + 3 * x.lowerBound).copyMemory(from: src.baseAddress!, byteCount: src.count) }
+            }
+        }
     }
 
     /// Finds the NETSCAPE2.0 (or ANIMEXTS1.0) application extension and its loop sub-block.

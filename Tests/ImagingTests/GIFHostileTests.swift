@@ -21,10 +21,25 @@ final class GIFHostileTests: XCTestCase {
         return out + [0x3B]
     }
 
-    func testTheFuzzedCrashIsRefusedOrDecoded() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fuzz/crashes/gif/disposal-off-screen-frame.gif")
-        _ = try? GIF.decode([UInt8](try Data(contentsOf: url)))
+    /// The second input (`timeout-wide-screen-frames.gif`, 328 bytes: frames on a 65527x231
+    /// screen) passed libFuzzer's 10 s in the sanitized build while every pixel went through
+    /// `setPixel`; the canvas is now filled a row at a time and frames are clipped first.
+    func testTheFuzzedInputsAreRefusedOrDecoded() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fuzz/crashes/gif")
+        for name in ["disposal-off-screen-frame.gif", "timeout-wide-screen-frames.gif"] {
+            _ = try? GIF.decode([UInt8](try Data(contentsOf: folder.appendingPathComponent(name))))
+        }
+    }
+
+    func testBackgroundFillAndFramesLandOnTheRightPixels() throws {
+        // A white background (index 1); each frame paints (1, 1) with index 0, black.
+        var bytes = gif(width: 3, height: 3, frames: 2, left: 1, top: 1, disposal: 2)
+        bytes[11] = 1  // background colour index 1 (white)
+        let decoded = try GIF.decode(bytes)
+        XCTAssertEqual(decoded.frames.count, 2)
+        XCTAssertEqual(decoded.frames[0].pixels, [255, 255, 255, 255, 0, 255, 255, 255, 255])
+        XCTAssertEqual(decoded.frames[1].pixels, decoded.frames[0].pixels)
     }
 
     func testFramesOffTheScreenWithBackgroundDisposal() throws {
