@@ -80,39 +80,9 @@ enum FuzzReaders {
     /// `ModelManifest.parse`, then shape inference with placeholder weights.
     static func manifest(_ bytes: [UInt8]) throws -> Generator? {
         let manifest = try ModelManifest.parse(Data(bytes), path: "model.json")
-        guard let total = placeholderValues(manifest), total <= maxPlaceholderValues else { return nil }
-        return try ModelStore.build(manifest, tensors: ModelStore.placeholderTensors(for: manifest),
+        guard let total = ModelStore.placeholderValueCount(for: manifest), total <= maxPlaceholderValues else { return nil }
+        return try ModelStore.build(manifest, tensors: try ModelStore.placeholderTensors(for: manifest),
                                     path: "placeholder weights", manifestPath: "model.json")
-    }
-
-    /// The element count of the placeholders, nil when it overflows.
-    static func placeholderValues(_ manifest: ModelManifest) -> Int? {
-        var total = 0
-        func add(_ shape: [Int]) -> Bool {
-            var n = 1
-            for d in shape {
-                guard d >= 0 else { return false }
-                let (m, o) = n.multipliedReportingOverflow(by: d)
-                guard !o else { return false }
-                n = m
-            }
-            let (t, o) = total.addingReportingOverflow(n)
-            total = t
-            return !o
-        }
-        if let c = manifest.conditioning, !add([c.classes, manifest.latentSize]) { return nil }
-        for layer in manifest.layers {
-            let ok: Bool
-            switch layer {
-            case .linear(let i, let o, _, _): ok = add([o, i]) && add([o])
-            case .conv2d(let g, _, _), .convTranspose2d(let g, _, _):
-                ok = add([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]) && add([g.outChannels])
-            case .batchNorm(let f, _, _, _, _, _): ok = add([4, f])
-            default: ok = true
-            }
-            guard ok else { return nil }
-        }
-        return total
     }
 
     /// The fixed manifest of the model-directory target: the small MLP fixture's, so that the

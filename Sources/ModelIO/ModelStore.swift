@@ -40,7 +40,7 @@ public enum ModelStore {
     /// compiled with placeholder tensors, so shapes and counts can be shown.
     public static func loadArchitecture(_ directory: URL) throws -> LoadedModel {
         let (manifest, manifestURL) = try readManifest(directory)
-        let generator = try build(manifest, tensors: placeholderTensors(for: manifest),
+        let generator = try build(manifest, tensors: try placeholderTensors(for: manifest),
                                   path: "placeholder weights", manifestPath: manifestURL.path)
         return LoadedModel(directory: directory, manifest: manifest, generator: generator, weightsHash: "")
     }
@@ -129,13 +129,11 @@ public enum ModelStore {
         return generator
     }
 
-    /// Tensors of the shapes a manifest's layers expect (zeros; unit running variance), to
-    /// inspect an architecture whose weights are not at hand.
-    public static func placeholderTensors(for manifest: ModelManifest) -> [String: TensorRecord] {
-        var t: [String: TensorRecord] = [:]
-        func add(_ name: String?, _ shape: [Int], fill: Float = 0) {
-            if let name { t[name] = TensorRecord(dtype: .f32, shape: shape, values: [Float](repeating: fill, count: shape.reduce(1, *))) }
-        }
+    /// The tensors a manifest's layers expect: name, shape, and the value a placeholder holds
+    /// (zeros; unit running variance).
+    static func placeholderShapes(for manifest: ModelManifest) -> [(name: String, shape: [Int], fill: Float)] {
+        var t: [(name: String, shape: [Int], fill: Float)] = []
+        func add(_ name: String?, _ shape: [Int], fill: Float = 0) { if let name { t.append((name, shape, fill)) } }
         if let c = manifest.conditioning {
             var joined = manifest.latentShape?.reduce(1, *) ?? manifest.latentSize
             if manifest.latentShape == nil, case .linear(let inFeatures, _, _, _)? = manifest.layers.first { joined = inFeatures }
@@ -149,6 +147,32 @@ public enum ModelStore {
             case .batchNorm(let f, _, let w, let b, let m, let v): add(w, [f]); add(b, [f]); add(m, [f]); add(v, [f], fill: 1)
             default: break
             }
+        }
+        return t
+    }
+
+    /// How many values the manifest's tensors hold in all, or nil when that overflows.
+    public static func placeholderValueCount(for manifest: ModelManifest) -> Int? {
+        var total = 0
+        for (_, shape, _) in placeholderShapes(for: manifest) {
+            guard let n = Limits.product(shape) else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(n)
+            if overflow { return nil }
+            total = sum
+        }
+        return total
+    }
+
+    /// Tensors of the shapes a manifest's layers expect, to inspect an architecture whose
+    /// weights are not at hand; refused when they would hold more than `Limits.maximumElements`.
+    public static func placeholderTensors(for manifest: ModelManifest) throws -> [String: TensorRecord] {
+        guard let total = placeholderValueCount(for: manifest), total <= Limits.maximumElements else {
+            throw ModelError.badManifest(path: manifest.name, reason: "its layers declare more than \(Limits.maximumElements) weights; "
+                                         + "no model of this kind is that large, so the manifest is wrong")
+        }
+        var t: [String: TensorRecord] = [:]
+        for (name, shape, fill) in placeholderShapes(for: manifest) {
+            t[name] = TensorRecord(dtype: .f32, shape: shape, values: [Float](repeating: fill, count: shape.reduce(1, *)))
         }
         return t
     }

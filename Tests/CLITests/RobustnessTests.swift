@@ -257,6 +257,12 @@ final class RobustnessTests: CommandTestCase {
             XCTAssertTrue("\(error)".contains("layer 2 (upsample)"), "\(error)")
             XCTAssertTrue("\(error)".contains("at most 134217728 values"), "\(error)")
         }
+        // A manifest declaring 2^24 x 2^24 weights, with no weights file (as forger info reads it).
+        let open = tmp.appendingPathComponent("open")
+        try FileManager.default.createDirectory(at: open, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: CLITests.packageRoot.appendingPathComponent("Fuzz/crashes/model-json/open-placeholder-weights-2e48.json"),
+                                         to: open.appendingPathComponent("model.json"))
+        expectError(["info", open.path], "more than 1073741824 weights")
         let wide = try Generator(latentSize: 16, layers: [.reshape([1, 4, 4]), .upsampleNearest(scale: 256), .upsampleNearest(scale: 8)])
         XCTAssertLessThan(wide.boundedBatchSize(64), 64, "a batch of 64 such images would pass the memory budget")
         XCTAssertEqual(try ModelStore.load(URL(fileURLWithPath: mnist)).generator.boundedBatchSize(64), 64)
