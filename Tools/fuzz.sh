@@ -2,8 +2,8 @@
 # Fuzzes Forger's readers with libFuzzer: Tools/fuzz.sh TARGET... [SECONDS]
 #   Tools/fuzz.sh all 15            every target for 15 s each (what .ci/run does)
 #   Tools/fuzz.sh npy safetensors 300
-# Builds Sources/forger-fuzz with -sanitize=fuzzer,address in a checked debug build (the release
-# build's -Ounchecked would hide the traps) into .build-fuzz, then runs each target from its
+# Builds Sources/forger-fuzz with -sanitize=fuzzer,address in a checked debug build (Swift's
+# bounds checks plus AddressSanitizer) into .build-fuzz, then runs each target from its
 # committed seeds (Fuzz/corpus/TARGET) plus what earlier runs found (.build-fuzz/corpus/TARGET).
 # A trap, crash, sanitizer report, input slower than 10 s or over 2 GB of memory is a finding:
 # its input lands in .build-fuzz/findings/TARGET/ and the script exits 1.
