@@ -6,8 +6,9 @@
 // the weights (16 KB) stays in L1 while a chunk of tiles passes over it, their sums waiting on
 // the stack between slices; at the end they are turned to the output's layout through a small
 // block on the stack. N is at most CHANVEC_MOST_1/2/4 for V = 1, 2, 4: 24/13/6 on AVX-512
-// (24 or 26 sums of 32 registers), 6/3/1 on AVX2 (12, 12 and 8 of 16), 6/2/1 on NEON (24, 16
-// and 16 of 32). The packed layout is the same on every instruction set.
+// (24 or 26 sums of 32 registers), 6/3/1 on AVX2 (12, 12 and 8 of 16; for V >= 2 the N inputs
+// are broadcast first and each weight vector loaded once: CHANVEC_BROADCAST_FIRST), 6/2/1 on
+// NEON (24, 16 and 16 of 32). The packed layout is the same on every instruction set.
 
 /// Depth steps a slice: 16 KB of a block's weights, which stay in L1 while a chunk of up to
 /// CHUNK tiles passes over them (their partial sums, at most 13 KB, wait between slices).
@@ -38,14 +39,30 @@ TARGET FORGER_ALWAYS_INLINE void chanvec_tile(const int V, const int N, const fo
     const float *xs = x + u0;
     for (int p = p0; p < p1; p++, w += 16 * V) {
         const float *s = xs + offsets[p];
-        vf wv[Q_MAX];
+        if (CHANVEC_BROADCAST_FIRST && V > 1) {
+            // The N inputs broadcast first, then each vector of weights loaded once and used
+            // at every column (N + 1 registers beside the sums).
+            vf b[24];
 #pragma clang loop unroll(full)
-        for (int q = 0; q < Q; q++) wv[q] = v_loadu(w + LANES * q);
+            for (int n = 0; n < N; n++) b[n] = v_set1(s[n]);
 #pragma clang loop unroll(full)
-        for (int n = 0; n < N; n++) {
-            const vf b = v_set1(s[n]);
+            for (int q = 0; q < Q; q++) {
+                const vf wq = v_loadu(w + LANES * q);
 #pragma clang loop unroll(full)
-            for (int q = 0; q < Q; q++) acc[q][n] = v_fmadd(wv[q], b, acc[q][n]);
+                for (int n = 0; n < N; n++) acc[q][n] = v_fmadd(wq, b[n], acc[q][n]);
+            }
+        } else {
+            // The weights loaded first, then each input broadcast once (Q + 1 registers beside
+            // the sums).
+            vf wv[Q_MAX];
+#pragma clang loop unroll(full)
+            for (int q = 0; q < Q; q++) wv[q] = v_loadu(w + LANES * q);
+#pragma clang loop unroll(full)
+            for (int n = 0; n < N; n++) {
+                const vf b = v_set1(s[n]);
+#pragma clang loop unroll(full)
+                for (int q = 0; q < Q; q++) acc[q][n] = v_fmadd(wv[q], b, acc[q][n]);
+            }
         }
     }
     if (!last) {

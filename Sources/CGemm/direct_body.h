@@ -2,8 +2,9 @@
 // kernels_<isa>.c: a correlation to one to four output channels read straight from the unpadded
 // input, blocks of output rows times LANES columns held in registers across the whole depth.
 // Rows a block: DIRECT_ROWS_SMALL (or one fewer, where that wastes fewer rows) for one or two
-// channels, DIRECT_ROWS_LARGE for three or four: 8/7 and 4 on AVX-512 and NEON (at most 16 of
-// their 32 registers hold sums), 6/5 and 3 on AVX2 (at most 12 of its 16).
+// channels, DIRECT_ROWS_LARGE for three or four: 8/7 and 4 on every path (at most 16 registers
+// hold sums: half of AVX-512's and NEON's 32; on AVX2 the weights then spill to the stack and
+// feed the multiply-adds from memory, which measured faster than 6/5 and 3 rows).
 
 /// Reads of rows outside the image (any LANES lanes from any of 16 taps read zeros here).
 static const float zero_row[32] __attribute__((aligned(64)));

@@ -2,8 +2,9 @@
 // kernels_<isa>.c. A is packed in panels of MR rows (forger_gemm_pack_a, shared by every
 // instance); B is packed per slice into a KC x NR block; a tile holds GEMM_TILE_ROWS rows of a
 // panel times up to GEMM_TILE_VECTORS vectors of the block's columns in registers over the slice:
-// 8 x 3 vectors (8 x 48) on AVX-512, 4 x 3 (4 x 24, 12 of 16 registers) on AVX2, 8 x 3 (8 x 12)
-// on NEON. Every sum runs over the depth in order, one multiply-add per step, so a value does
+// 8 x 3 vectors (8 x 48, 24 sums of 32 registers) on AVX-512, 2 x 6 (2 x 48, 12 of 16, B
+// loaded once a vector and used by both rows: GEMM_BROADCAST_FIRST) on AVX2, 8 x 3 (8 x 12, 24
+// of 32) on NEON. Every sum runs over the depth in order, one multiply-add per step, so a value does
 // not depend on where its column falls in a tile (nor on the batch around it).
 
 enum { MR = FORGER_GEMM_MR, NR = FORGER_GEMM_NR, KC = FORGER_GEMM_KC, BV = NR / LANES,
@@ -119,20 +120,41 @@ TARGET static void pack_b(int k, int j0, int cols, const forger_gemm_b *b, float
 /// One TR x (LANES * nv) tile of C over k values of the depth: a (TR rows of an MR-row panel,
 /// stride MR), b (a k x NR block from the tile's first column, its first nv vectors); C rows
 /// i0 ..< i0+rows, columns j0 ..< j0+cols. A tile that is not the depth's first starts from
-/// `partial` (stride NR); one that is not its last ends there. Instantiated for nv = 1 ..< TV
+/// `partial` (stride NR); one that is not its last ends there. Instantiated for nv = 1 ... TV
 /// (narrow tiles for short rows).
 TARGET FORGER_ALWAYS_INLINE void tile_nv(const int nv, int k, const float *a, const float *b, const forger_gemm_c *c,
                                          int i0, int rows, int j0, int cols, float *partial, int first, int last) {
     vf acc[TR][TV];
+#pragma clang loop unroll(full)
     for (int i = 0; i < TR; i++)
+#pragma clang loop unroll(full)
         for (int v = 0; v < nv; v++) acc[i][v] = first ? v_zero() : v_load(partial + i * NR + LANES * v);
     for (int p = 0; p < k; p++) {
+#if GEMM_BROADCAST_FIRST
+        // The row values broadcast first, then each vector of B loaded once and used by every
+        // row (TR + 1 registers beside the sums: for a 16-register file).
+        vf ai[TR];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < TR; i++) ai[i] = v_set1(a[i]);
+#pragma clang loop unroll(full)
+        for (int v = 0; v < nv; v++) {
+            const vf bv = v_load(b + LANES * v);
+#pragma clang loop unroll(full)
+            for (int i = 0; i < TR; i++) acc[i][v] = v_fmadd(ai[i], bv, acc[i][v]);
+        }
+#else
+        // The vectors of B loaded first, then each row value broadcast once (TV + 1 registers
+        // beside the sums).
         vf bv[TV];
+#pragma clang loop unroll(full)
         for (int v = 0; v < nv; v++) bv[v] = v_load(b + LANES * v);
+#pragma clang loop unroll(full)
         for (int i = 0; i < TR; i++) {
             vf ai = v_set1(a[i]);
+#pragma clang loop unroll(full)
             for (int v = 0; v < nv; v++) acc[i][v] = v_fmadd(ai, bv[v], acc[i][v]);
         }
+#endif
         a += MR;
         b += NR;
     }
@@ -183,8 +205,15 @@ typedef void (*gemm_tile_fn)(int, const float *, const float *, const forger_gem
 GEMM_TILE(1)
 GEMM_TILE(2)
 GEMM_TILE(3)
+#if GEMM_TILE_VECTORS > 3
+GEMM_TILE(4)
+GEMM_TILE(5)
+GEMM_TILE(6)
+static const gemm_tile_fn gemm_tiles[6] = {tile1, tile2, tile3, tile4, tile5, tile6};
+#else
 static const gemm_tile_fn gemm_tiles[3] = {tile1, tile2, tile3};
-_Static_assert(TV == 3 && MR % TR == 0 && NR % (TV * LANES) == 0, "gemm tile: 3 vectors, whole panels and blocks");
+#endif
+_Static_assert((TV == 3 || TV == 6) && MR % TR == 0 && NR % (TV * LANES) == 0, "gemm tile: whole panels and blocks");
 
 TARGET void ISA(forger_gemm)(int m, int n, int k, const float *packed_a, const forger_gemm_b *b,
                              const forger_gemm_c *c, float *scratch) {

@@ -5,14 +5,16 @@
 #include <string.h>
 #include "simd.h"
 #include "kernels.h"
-#define GEMM_TILE_ROWS 4
-#define GEMM_TILE_VECTORS 3
+#define GEMM_TILE_ROWS 2
+#define GEMM_BROADCAST_FIRST 1
+#define GEMM_TILE_VECTORS 6
 #define CHANVEC_MOST_1 6
+#define CHANVEC_BROADCAST_FIRST 1
 #define CHANVEC_MOST_2 3
 #define CHANVEC_MOST_4 1
-#define DIRECT_ROWS_SMALL 6
-#define DIRECT_ROWS_SEVEN 5
-#define DIRECT_ROWS_LARGE 3
+#define DIRECT_ROWS_SMALL 8
+#define DIRECT_ROWS_SEVEN 7
+#define DIRECT_ROWS_LARGE 4
 #include "gemm_body.h"
 #include "chanvec_body.h"
 #include "direct_body.h"

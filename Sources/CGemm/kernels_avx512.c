@@ -7,7 +7,9 @@
 #include "kernels.h"
 #define GEMM_TILE_ROWS 8
 #define GEMM_TILE_VECTORS 3
+#define GEMM_BROADCAST_FIRST 0
 #define CHANVEC_MOST_1 24
+#define CHANVEC_BROADCAST_FIRST 0
 #define CHANVEC_MOST_2 13
 #define CHANVEC_MOST_4 6
 #define DIRECT_ROWS_SMALL 8

@@ -7,7 +7,9 @@
 #include "kernels.h"
 #define GEMM_TILE_ROWS 8
 #define GEMM_TILE_VECTORS 3
+#define GEMM_BROADCAST_FIRST 0
 #define CHANVEC_MOST_1 6
+#define CHANVEC_BROADCAST_FIRST 0
 #define CHANVEC_MOST_2 2
 #define CHANVEC_MOST_4 1
 #define DIRECT_ROWS_SMALL 8
