@@ -1,10 +1,8 @@
-// The CGemm kernels for NEON (4 lanes, 32 registers): the shared bodies over simd.h, with this
-// instruction set's tile sizes (each body's header comment says what they mean).
+// The CGemm kernels for NEON (4 lanes, 32 registers): the shared bodies over simd.h
+// (kernels_instance.h), with this instruction set's tile sizes (each body's header comment says
+// what they mean).
 #if defined(__aarch64__)
 #define FORGER_SIMD_NEON
-#include <string.h>
-#include "simd.h"
-#include "kernels.h"
 #define GEMM_TILE_ROWS 8
 #define GEMM_TILE_VECTORS 3
 #define GEMM_BROADCAST_FIRST 0
@@ -15,13 +13,5 @@
 #define DIRECT_ROWS_SMALL 8
 #define DIRECT_ROWS_SEVEN 7
 #define DIRECT_ROWS_LARGE 4
-#include "gemm_body.h"
-#include "chanvec_body.h"
-#include "direct_body.h"
-#include "elementwise_body.h"
-
-const forger_kernels ISA(forger_kernels) = {
-    ISA(forger_gemm), ISA(forger_chanvec_phase), ISA(forger_chanvec_most_columns), ISA(forger_direct_phase),
-    ISA(forger_activation_forward), ISA(forger_activation_backward), ISA(forger_gemv_rows),
-};
+#include "kernels_instance.h"
 #endif
