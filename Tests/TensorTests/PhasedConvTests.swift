@@ -82,7 +82,7 @@ final class PhasedConvTests: VectorPathTestCase {
     func testFastGemmPathMatchesNaive() throws { try onEveryPath(fastGemmPathMatchesNaive) }
 
     func fastGemmPathMatchesNaive() throws {
-        try XCTSkipUnless(FastGemm.supported, "no vector path on this CPU: FastGemm is not used")
+        try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): FastGemm is not used")
         let saved = PhasedConv.channelVectorMinimumChannels
         defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
         FastGemm.enabled = true
@@ -131,7 +131,7 @@ final class PhasedConvTests: VectorPathTestCase {
     func testChannelVectorPathMatchesNaiveAndFastGemm() throws { try onEveryPath(channelVectorPathMatchesNaiveAndFastGemm) }
 
     func channelVectorPathMatchesNaiveAndFastGemm() throws {
-        try XCTSkipUnless(FastGemm.supported, "no vector path on this CPU: the channel-vector kernel is not used")
+        try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): the channel-vector kernel is not used")
         let saved = PhasedConv.channelVectorMinimumChannels
         defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
         FastGemm.enabled = true
@@ -192,7 +192,7 @@ final class PhasedConvTests: VectorPathTestCase {
     func testDirectPathMatchesNaive() throws { try onEveryPath(directPathMatchesNaive) }
 
     func directPathMatchesNaive() throws {
-        try XCTSkipUnless(FastGemm.supported, "no vector path on this CPU: the direct kernel is not used")
+        try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): the direct kernel is not used")
         let saved = PhasedConv.directMaximumChannels
         defer { FastGemm.enabled = FastGemm.supported; PhasedConv.directMaximumChannels = saved }
         let savedSplit = PhasedConv.directSplitMultiplyAdds
