@@ -61,7 +61,7 @@ static const forger_kernels *active;
 
 int forger_isa_set(int isa) {
     if (!forger_isa_runnable(isa)) return 0;
-    active = table_for(isa);
+    __atomic_store_n(&active, table_for(isa), __ATOMIC_RELEASE);
     __atomic_store_n(&chosen, isa, __ATOMIC_RELEASE);
     return 1;
 }
@@ -95,11 +95,12 @@ int forger_gemm_available(void) { return forger_isa() != FORGER_ISA_NONE; }
 /// The active table; the callers only call the kernels while a vector path is active.
 static const forger_kernels *kernels(void) {
     forger_isa();
-    if (!active) {
+    const forger_kernels *table = __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+    if (!table) {
         fprintf(stderr, "forger: a CGemm kernel called with no vector path active\n");
         abort();
     }
-    return active;
+    return table;
 }
 
 size_t forger_gemm_packed_a_count(int m, int k) {
