@@ -59,7 +59,7 @@ struct Bench: ParsableCommand {
     var trainingSeconds = 1.0
     @Flag(help: "Skip the GAN training row.")
     var noTraining = false
-    @Flag(help: "Instead of the table: Forger's own AVX-512 GEMM against OpenBLAS inside Forger, windows alternating, the median of the per-pair ratios (a machine whose speed drifts moves both alike).")
+    @Flag(help: "Instead of the table: Forger's own GEMM (its vector path: AVX-512, AVX2 or NEON) against OpenBLAS inside Forger, windows alternating, the median of the per-pair ratios (a machine whose speed drifts moves both alike).")
     var compareEngines = false
 
     @Flag(help: "Only the GAN training row (needs no model directories).")
@@ -133,7 +133,7 @@ struct Bench: ParsableCommand {
         }
         // onnxruntime, pytorch
         let peerNames = ((live.map { Array($0.versions.keys) } ?? peerFile.map { Array($0.peers.keys) }) ?? []).sorted { $0 > $1 }
-        let engine = FastGemm.enabled ? "convolutions on FastGemm (AVX-512), other products on" : "products on"
+        let engine = FastGemm.enabled ? "convolutions on FastGemm (\(FastGemm.path.name) path), other products on" : "products on"
         print("forger bench: best of \(workerCounts) workers, \(engine) OpenBLAS (\(Gemm.kernelName ?? "?") kernels), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
         if live != nil {
             print("peers timed live (--peer-server), best of \(workerCounts) threads, their windows alternating with Forger's")
@@ -247,7 +247,7 @@ struct Bench: ParsableCommand {
     /// `--compare-engines`: per model and batch, two copies of the generator, one planned with
     /// FastGemm and one with OpenBLAS, timed in alternating windows at one worker per core.
     func compareEngineRows(names: [String], root: URL) throws {
-        guard FastGemm.supported else { throw UserError("--compare-engines: this CPU has no AVX-512; Forger runs on OpenBLAS only") }
+        guard FastGemm.supported else { throw UserError("--compare-engines: no vector path is active (FORGER_ISA=\(FastGemm.path.name)); Forger runs on OpenBLAS only") }
         print("forger bench --compare-engines: FastGemm against OpenBLAS (\(Gemm.kernelName ?? "?")), \(Parallel.workerCount) workers, \(max(5, repeats)) alternating pairs of \(seconds) s windows")
         var rows: [[String]] = []
         for name in names {

@@ -1,11 +1,12 @@
 import CGemm
 import Foundation
 
-/// The channel-vector kernel (CGemm's `chanvec.c`) for `PhasedConv`'s phases with many output
+/// The channel-vector kernel (CGemm's `chanvec_body.h`) for `PhasedConv`'s phases with many output
 /// channels: sums for 16, 32 or 64 output channels (1, 2 or 4 vectors) at up to 24, 13 or 6
-/// consecutive output columns stay in registers over each 16 KB slice of the weights. The packed
-/// weights are the vector operand and the input values are broadcast straight from the padded
-/// window, so no block of the input is packed (FastGemm's cost that grows as the channels shrink).
+/// consecutive output columns (AVX-512; fewer on AVX2 and NEON) stay in registers over each 16 KB
+/// slice of the weights. The packed weights are the vector operand and the input values are
+/// broadcast straight from the padded window, so no block of the input is packed (FastGemm's cost
+/// that grows as the channels shrink).
 /// `Tools/kernel_bench.sh` compares the two on benchmark A's and B's layer shapes.
 enum ChannelVectors {
     /// Vectors a tile for `channels` output channels and phases whose rows have `columns`

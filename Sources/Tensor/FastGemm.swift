@@ -1,14 +1,50 @@
 import CGemm
 import Foundation
 
-/// Forger's own AVX-512 matrix multiply (the CGemm target) for the convolutions' hot loop: the
-/// weights packed once at load, B read straight from a padded image through a table of row
-/// offsets, and bias, activation and the scatter into the output layout fused into the store.
-/// Single-threaded: callers split the work over cores. Without AVX-512 the callers keep their
-/// OpenBLAS path; `Gemm.gemmNaive` and the layers' plain references are the oracles.
+/// Forger's own matrix multiply (the CGemm target) for the convolutions' hot loop: the weights
+/// packed once at load, B read straight from a padded image through a table of row offsets, and
+/// bias, activation and the scatter into the output layout fused into the store. The kernels run
+/// on one vector path (`path`: AVX-512, AVX2 + FMA or NEON); single-threaded: callers split the
+/// work over cores. Where no path is active the callers keep their OpenBLAS path;
+/// `Gemm.gemmNaive` and the layers' plain references are the oracles.
 public enum FastGemm {
-    /// Whether the CPU can run the kernels. FORGER_NO_FAST_GEMM=1 turns them off (to compare).
-    public static let supported: Bool = forger_gemm_available() == 1 && getenv("FORGER_NO_FAST_GEMM") == nil
+    /// The kernels' instruction sets (CGemm's FORGER_ISA_*).
+    public enum Path: Int32, CaseIterable, Sendable {
+        case none = 0, avx2 = 1, avx512 = 2, neon = 3
+        public var name: String { String(cString: forger_isa_name(rawValue)) }
+    }
+
+    /// The active path: the best this CPU runs, or the one FORGER_ISA names (avx512, avx2, neon,
+    /// none; the process exits with a message where this CPU cannot run it); `use` changes it.
+    public static var path: Path { Path(rawValue: forger_isa()) ?? .none }
+
+    /// The vector paths this CPU (and this build) can run, best first.
+    public static let vectorPaths: [Path] = [.avx512, .avx2, .neon].filter { forger_isa_runnable($0.rawValue) == 1 }
+
+    /// Makes `p` the active path (false, nothing changed, where this CPU cannot run it). Layers
+    /// and plans built before keep working (the packed layouts are the same on every path).
+    /// Not while kernels run.
+    @discardableResult
+    public static func use(_ p: Path) -> Bool {
+        guard forger_isa_set(p.rawValue) == 1 else { return false }
+        enabled = supported
+        return true
+    }
+
+    /// Runs `body` once on each vector path this CPU runs, that path active and `enabled` on,
+    /// then restores the path that was active (tests: every kernel on every path).
+    public static func forEachVectorPath(_ body: (Path) throws -> Void) rethrows {
+        let saved = path
+        defer { use(saved) }
+        for p in vectorPaths {
+            use(p)
+            try body(p)
+        }
+    }
+
+    /// Whether a vector path is active. FORGER_NO_FAST_GEMM=1 turns the kernels off (to compare).
+    public static var supported: Bool { forger_gemm_available() == 1 && !offByEnvironment }
+    private static let offByEnvironment = getenv("FORGER_NO_FAST_GEMM") != nil
     /// Layers and plans built while this is false use OpenBLAS, and so do the training kernels
     /// called while it is; tests flip it to check both paths. Never true where not `supported`.
     nonisolated(unsafe) public static var enabled: Bool = supported {
@@ -29,14 +65,14 @@ public enum FastGemm {
         }
     }
 
-    /// y = act(x) for relu and leaky relu on AVX-512; false (nothing done) otherwise.
+    /// y = act(x) for relu and leaky relu on the vector path; false (nothing done) otherwise.
     static func activate(_ a: ActivationKind, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> Bool {
         guard enabled else { return false }
         let (code, slope) = a.kernelCode
         return forger_activation_forward(code, slope, x, y, count) == 1
     }
 
-    /// dx = dy * act'(y) for relu and leaky relu on AVX-512; false (nothing done) otherwise.
+    /// dx = dy * act'(y) for relu and leaky relu on the vector path; false (nothing done) otherwise.
     static func activationGradient(_ a: ActivationKind, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, count: Int) -> Bool {
         guard enabled else { return false }
@@ -44,7 +80,7 @@ public enum FastGemm {
         return forger_activation_backward(code, slope, y, dy, dx, count) == 1
     }
 
-    /// y (n) = x (k) * W (k x n, row-major, leading dimension ldw) on AVX-512, each value the
+    /// y (n) = x (k) * W (k x n, row-major, leading dimension ldw) on the vector path, each value the
     /// same as `multiply` gives for that row; false (nothing done) where FastGemm is off.
     @discardableResult
     public static func rowTimesMatrix(k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: Int,
@@ -86,7 +122,7 @@ public enum FastGemm {
     /// `scratch` holds `scratchCount(rows: m)` floats.
     public static func multiply(m: Int, n: Int, k: Int, packedA: UnsafePointer<Float>, b: Source,
                                 into c: Destination, scratch: UnsafeMutablePointer<Float>) {
-        precondition(supported, "FastGemm.multiply on a CPU without AVX-512")
+        precondition(supported, "FastGemm.multiply with no vector path active")
         precondition(m < Int(Int32.max) && n < Int(Int32.max) && k < Int(Int32.max), "FastGemm: a dimension over 2^31")
         precondition(c.columns == nil || c.beta == 0, "FastGemm: beta needs plain columns")
         if m == 0 || n == 0 { return }

@@ -72,10 +72,10 @@ public struct PhasedConv: Sendable {
     public let bias: [Float]
     public let activation: ActivationKind
 
-    /// The products run on FastGemm (AVX-512, weights packed at build, the write-back fused), or
+    /// The products run on FastGemm (a vector path, weights packed at build, the write-back fused), or
     /// on the channel-vector kernel where `vectors` is above 0.
     public let fast: Bool
-    /// Few output channels on an AVX-512 CPU: each phase runs as a direct correlation straight
+    /// Few output channels on a vector path: each phase runs as a direct correlation straight
     /// from the unpadded input (`forger_direct_phase`), sums held in registers (no product whose
     /// panels of eight rows would be mostly empty, no padded copy).
     public let direct: Bool

@@ -14,6 +14,28 @@ final class CLITests: CommandTestCase {
 
 
 
+    /// FORGER_ISA forces a vector path: the path each runs gives PyTorch's outputs, and a path
+    /// this CPU cannot run, or no path by that name, stops the command with a message and exit 2.
+    func testForgerISAForcesAPathOrRefusesClearly() throws {
+        let dir = Self.fixture("theano_mnist")
+        let want = try NPY.read(URL(fileURLWithPath: dir + "/expected.npy"))
+        for path in FastGemm.vectorPaths + [.none] {
+            let out = tmp.appendingPathComponent("y-\(path.name).npy").path
+            let r = try exec(["sample", dir, "--latents", dir + "/input.npy", "--out-npy", out, "--quiet"],
+                             environment: ["FORGER_ISA": path.name])
+            XCTAssertEqual(r.code, 0, path.name + ": " + r.err)
+            XCTAssertLessThan(maxAbsDifference(try NPY.read(URL(fileURLWithPath: out)), want), 1e-4, path.name)
+        }
+        let unrunnable = FastGemm.Path.allCases.filter { $0 != .none && !FastGemm.vectorPaths.contains($0) }
+        for name in unrunnable.map(\.name) + ["sse9"] {
+            let r = try exec(["sample", dir, "--latents", dir + "/input.npy", "--out-npy", path("z.npy"), "--quiet"],
+                             environment: ["FORGER_ISA": name])
+            XCTAssertEqual(r.code, 2, name)
+            XCTAssertTrue(r.err.contains("FORGER_ISA=\(name)"), r.err)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("z.npy")), name)
+        }
+    }
+
     func testInfoReportsMultiplyAddsOfTheFullDCGAN() throws {
         let report = Info.report(try ModelIO_loadArchitecture(Self.fixture("dcgan_full")))
         XCTAssertTrue(report.contains("104,628,224 multiply-adds per image"), report)

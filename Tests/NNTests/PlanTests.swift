@@ -27,11 +27,16 @@ final class PlanTests: XCTestCase {
     /// A row's output does not depend on the batch around it, bit for bit: `--shard` and batch
     /// sizes promise the same files. Nine rows put four or more on each of two workers (one
     /// product) and one row alone takes the single-row path of the dense layers. This holds on
-    /// FastGemm and the direct kernel (AVX-512); OpenBLAS's sums depend on the product's shape.
+    /// FastGemm and the direct kernel, on every vector path this CPU runs; OpenBLAS's sums depend
+    /// on the product's shape.
     /// The last generator ends as benchmark C and the shipped fashion model do (a conv-transpose
     /// to one channel), which once took phases alone and a scatter in batches of eight or more.
     func testRowsAreIdenticalAloneAndInABatch() throws {
-        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: OpenBLAS's sums depend on the batch")
+        try XCTSkipIf(FastGemm.vectorPaths.isEmpty, "no vector path on this CPU: OpenBLAS's sums depend on the batch")
+        try FastGemm.forEachVectorPath { path in try rowsAreIdenticalAloneAndInABatch(path) }
+    }
+
+    func rowsAreIdenticalAloneAndInABatch(_ path: FastGemm.Path) throws {
         var seed: UInt64 = 5
         func values(_ count: Int) -> [Float] {
             (0..<count).map { _ in
@@ -53,7 +58,7 @@ final class PlanTests: XCTestCase {
             let z = Tensor(shape: [9, g.latentSize], data: values(9 * g.latentSize))
             let batch = g.forward(z)
             for i in [0, 4, 8] {
-                XCTAssertEqual(g.forward(z.rows(i..<(i + 1))).data, batch.rows(i..<(i + 1)).data, "\(name) row \(i)")
+                XCTAssertEqual(g.forward(z.rows(i..<(i + 1))).data, batch.rows(i..<(i + 1)).data, "\(name) row \(i), \(path.name)")
             }
         }
     }

@@ -4,18 +4,20 @@ import XCTest
 /// The training kernels' FastGemm paths (FastConv): conv2d and conv-transpose2d forward, and the
 /// input gradients of both, against the plain references, at channel counts that take them
 /// (eight or more outputs) and sizes that need an output padding to restore the input's size.
-final class FastConvTests: XCTestCase {
+final class FastConvTests: VectorPathTestCase {
     typealias Values = KernelTests.Values
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: FastGemm is not used")
+        try XCTSkipIf(FastGemm.vectorPaths.isEmpty, "no vector path on this CPU: FastGemm is not used")
     }
 
     override func tearDown() { FastGemm.enabled = FastGemm.supported }
 
     /// Few images and few columns: the weight gradient splits images over workers and sums
     /// their partial gradients (the first layer of a discriminator: one input channel).
-    func testWeightGradientSplitByImagesMatchesNaive() {
+    func testWeightGradientSplitByImagesMatchesNaive() throws { try onEveryPath(weightGradientSplitByImagesMatchesNaive) }
+
+    func weightGradientSplitByImagesMatchesNaive() {
         var v = Values(state: 33)
         let g = ConvGeometry(inChannels: 1, outChannels: 8, kernel: 4, stride: 2, padding: 1)
         for n in [1, 5] {
@@ -28,7 +30,9 @@ final class FastConvTests: XCTestCase {
         }
     }
 
-    func testConvForwardAndInputGradientMatchNaive() {
+    func testConvForwardAndInputGradientMatchNaive() throws { try onEveryPath(convForwardAndInputGradientMatchNaive) }
+
+    func convForwardAndInputGradientMatchNaive() {
         var v = Values(state: 31)
         for (g, side) in [(ConvGeometry(inChannels: 9, outChannels: 16, kernel: 4, stride: 2, padding: 1), 14),
                           (ConvGeometry(inChannels: 8, outChannels: 12, kernel: 3, stride: 2, padding: 1), 8),
@@ -50,7 +54,9 @@ final class FastConvTests: XCTestCase {
         }
     }
 
-    func testConvTransposeForwardAndInputGradientMatchNaive() {
+    func testConvTransposeForwardAndInputGradientMatchNaive() throws { try onEveryPath(convTransposeForwardAndInputGradientMatchNaive) }
+
+    func convTransposeForwardAndInputGradientMatchNaive() {
         var v = Values(state: 32)
         for (g, side) in [(ConvGeometry(inChannels: 12, outChannels: 8, kernel: 4, stride: 2, padding: 1), 7),
                           (ConvGeometry(inChannels: 8, outChannels: 9, kernel: 3, stride: 2, padding: 1, outputPadding: 1), 5)] {

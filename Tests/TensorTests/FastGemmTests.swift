@@ -6,11 +6,11 @@ import XCTest
 /// masked vectors or, past four runs, as a gather), every way C is written (plain with alpha and
 /// beta, or scattered through a column map with bias and activation), shapes that leave partial
 /// panels and narrow blocks, and depths across the 128-deep slices.
-final class FastGemmTests: XCTestCase {
+final class FastGemmTests: VectorPathTestCase {
     typealias Values = KernelTests.Values
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: FastGemm is not used")
+        try XCTSkipIf(FastGemm.vectorPaths.isEmpty, "no vector path on this CPU: FastGemm is not used")
     }
 
     func multiply(m: Int, n: Int, k: Int, a: [Float], transposeA: Bool, b: FastGemm.Source,
@@ -22,7 +22,58 @@ final class FastGemmTests: XCTestCase {
         }
     }
 
-    func testMatrixSourcesMatchNaive() {
+    /// `use` refuses a path this CPU cannot run (nothing changes), `none` turns the kernels off,
+    /// and every x86-64 CPU with AVX-512 also runs (and so tests) the AVX2 path.
+    func testPathSwitchRefusesWhatTheCPUCannotRun() throws { try onEveryPath(pathSwitchRefusesWhatTheCPUCannotRun) }
+
+    func pathSwitchRefusesWhatTheCPUCannotRun() {
+        let active = FastGemm.path
+        XCTAssertTrue(FastGemm.vectorPaths.contains(active), active.name)
+        for p in FastGemm.Path.allCases where p != .none && !FastGemm.vectorPaths.contains(p) {
+            XCTAssertFalse(FastGemm.use(p), p.name)
+            XCTAssertEqual(FastGemm.path, active)
+        }
+        XCTAssertTrue(FastGemm.use(.none))
+        XCTAssertFalse(FastGemm.supported)
+        XCTAssertFalse(FastGemm.enabled)
+        XCTAssertTrue(FastGemm.use(active))
+        XCTAssertTrue(FastGemm.enabled)
+        if FastGemm.vectorPaths.contains(.avx512) { XCTAssertTrue(FastGemm.vectorPaths.contains(.avx2)) }
+        #if arch(arm64)
+        XCTAssertEqual(FastGemm.vectorPaths, [.neon])
+        #else
+        XCTAssertFalse(FastGemm.vectorPaths.contains(.neon))
+        #endif
+    }
+
+    /// Training's relu and leaky relu passes give what the Swift loops beside their callers give,
+    /// bit for bit (-0, NaN and tails of every length up to two vectors and more).
+    func testActivationPassesMatchTheSwiftLoops() throws { try onEveryPath(activationPassesMatchTheSwiftLoops) }
+
+    func activationPassesMatchTheSwiftLoops() {
+        var v = Values(state: 8)
+        for n in [1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 33, 100] {
+            var x = v.tensor([n]).data
+            x[0] = -0.0
+            if n > 2 { x[2] = .nan }
+            let dy = v.tensor([n]).data
+            for (a, slope) in [(ActivationKind.relu, Float(0)), (.leakyReLU(slope: 0.2), 0.2)] {
+                var y = [Float](repeating: 7, count: n + 1), dx = y
+                XCTAssertTrue(FastGemm.activate(a, x, &y, count: n))
+                let want = x.map { a == .relu ? max($0, 0) : $0 < 0 ? $0 * slope : $0 }
+                XCTAssertEqual(y[..<n].map(\.bitPattern), want.map(\.bitPattern), "\(a) forward, \(n)")
+                XCTAssertEqual(y[n], 7, "\(a) forward wrote past \(n)")
+                XCTAssertTrue(FastGemm.activationGradient(a, output: want, dy, &dx, count: n))
+                let grad = (0..<n).map { want[$0] > 0 ? dy[$0] : a == .relu ? 0 : dy[$0] * slope }
+                XCTAssertEqual(dx[..<n].map(\.bitPattern), grad.map(\.bitPattern), "\(a) backward, \(n)")
+                XCTAssertEqual(dx[n], 7, "\(a) backward wrote past \(n)")
+            }
+        }
+    }
+
+    func testMatrixSourcesMatchNaive() throws { try onEveryPath(matrixSourcesMatchNaive) }
+
+    func matrixSourcesMatchNaive() {
         var v = Values(state: 21)
         for (m, n, k) in [(8, 48, 16), (1, 1, 1), (13, 70, 129), (17, 5, 300), (9, 100, 0), (24, 33, 128), (3, 17, 257)] {
             for ta in [false, true] {
@@ -44,7 +95,9 @@ final class FastGemmTests: XCTestCase {
     }
 
     /// B[p][j] = x[offsets[p] + positions[j]] with positions in runs of `run` (1: a gather).
-    func testImplicitSourceAndScatteredStoreMatchLoops() {
+    func testImplicitSourceAndScatteredStoreMatchLoops() throws { try onEveryPath(implicitSourceAndScatteredStoreMatchLoops) }
+
+    func implicitSourceAndScatteredStoreMatchLoops() {
         var v = Values(state: 22)
         let cases: [(m: Int, k: Int, run: Int)] = [(16, 20, 5), (11, 140, 24), (8, 9, 1), (20, 3, 3), (9, 260, 16)]
         for (m, k, run) in cases {
@@ -90,7 +143,9 @@ final class FastGemmTests: XCTestCase {
 
     /// A row vector times a matrix (the dense layer on one image): full blocks of 128 columns,
     /// a masked tail, and a leading dimension wider than the columns read.
-    func testRowTimesMatrixMatchesNaive() {
+    func testRowTimesMatrixMatchesNaive() throws { try onEveryPath(rowTimesMatrixMatchesNaive) }
+
+    func rowTimesMatrixMatchesNaive() {
         var v = Values(state: 24)
         for (k, n) in [(100, 300), (3, 17), (16, 128)] {
             let ldw = n + 5
@@ -104,7 +159,9 @@ final class FastGemmTests: XCTestCase {
 
     /// The C relu and leaky relu passes give Swift's values bit for bit, signed zeros and NaN
     /// included, and so does the fused store's relu.
-    func testActivationEdgesAreSwifts() {
+    func testActivationEdgesAreSwifts() throws { try onEveryPath(activationEdgesAreSwifts) }
+
+    func activationEdgesAreSwifts() {
         let x: [Float] = [-0.0, 0.0, .nan, -1.5, 2.5, -.infinity, .infinity, -Float.leastNormalMagnitude / 4]
         for a in [ActivationKind.relu, .leakyReLU(slope: 0.2)] {
             let got = a.applied(to: Tensor(shape: [x.count], data: x)).data
@@ -121,7 +178,9 @@ final class FastGemmTests: XCTestCase {
         XCTAssertEqual(y.map(\.bitPattern), x.map { ActivationKind.relu.value($0 * 1 + 0) }.map(\.bitPattern))
     }
 
-    func testRowOffsetSourceMatchesLoops() {
+    func testRowOffsetSourceMatchesLoops() throws { try onEveryPath(rowOffsetSourceMatchesLoops) }
+
+    func rowOffsetSourceMatchesLoops() {
         var v = Values(state: 23)
         let (m, n, k) = (10, 50, 7)
         let x = v.tensor([1000]).data, a = v.tensor([m * k]).data

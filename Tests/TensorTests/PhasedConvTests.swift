@@ -6,7 +6,7 @@ import Foundation
 /// activation fused) against the plain-loop references `Upsample.nearest` + `Conv2d.forwardNaive`
 /// and `ConvTranspose2d.forwardNaive`, on the batch path (many images) and on the split path
 /// (one image, phases and row bands over workers).
-final class PhasedConvTests: XCTestCase {
+final class PhasedConvTests: VectorPathTestCase {
     typealias Values = KernelTests.Values
     let tolerance: Float = 1e-4
 
@@ -47,7 +47,9 @@ final class PhasedConvTests: XCTestCase {
         }
     }
 
-    func testConvAndUpsampleThenConvMatchNaive() {
+    func testConvAndUpsampleThenConvMatchNaive() throws { try onEveryPath(convAndUpsampleThenConvMatchNaive) }
+
+    func convAndUpsampleThenConvMatchNaive() {
         var v = Values(state: 7)
         let cases: [(ConvGeometry, Int)] = [
             (ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 2), 1),
@@ -77,8 +79,10 @@ final class PhasedConvTests: XCTestCase {
     /// over the padded window, tables for the columns, the store fused. Batches with a short last
     /// group, and single images split by position bands (large phases) or channel bands (small
     /// ones, channel counts that are not whole panels), against the plain references.
-    func testFastGemmPathMatchesNaive() throws {
-        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: FastGemm is not used")
+    func testFastGemmPathMatchesNaive() throws { try onEveryPath(fastGemmPathMatchesNaive) }
+
+    func fastGemmPathMatchesNaive() throws {
+        try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): FastGemm is not used")
         let saved = PhasedConv.channelVectorMinimumChannels
         defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
         FastGemm.enabled = true
@@ -124,8 +128,10 @@ final class PhasedConvTests: XCTestCase {
     /// images in bands, against the plain references, and bit for bit against FastGemm (the same
     /// sums in the same order), so that switching kernels moves no pixel. A strided conv stays on
     /// FastGemm.
-    func testChannelVectorPathMatchesNaiveAndFastGemm() throws {
-        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: the channel-vector kernel is not used")
+    func testChannelVectorPathMatchesNaiveAndFastGemm() throws { try onEveryPath(channelVectorPathMatchesNaiveAndFastGemm) }
+
+    func channelVectorPathMatchesNaiveAndFastGemm() throws {
+        try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): the channel-vector kernel is not used")
         let saved = PhasedConv.channelVectorMinimumChannels
         defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
         FastGemm.enabled = true
@@ -146,8 +152,10 @@ final class PhasedConvTests: XCTestCase {
         let convs: [(ConvGeometry, Int, Int, Int)] = [   // geometry, upsample, input side, vectors
             // 32 columns: 3 tiles; a depth of 144, above a slice of 128 steps (partial sums between).
             (ConvGeometry(inChannels: 16, outChannels: 20, kernel: 3, stride: 1, padding: 2), 1, 30, 2),
-            // 3 columns a phase; a depth of 20 x 4 taps, above a slice of 64 steps.
-            (ConvGeometry(inChannels: 20, outChannels: 70, kernel: 3, stride: 1, padding: 1), 2, 3, 4),
+            // 3 columns a phase; a depth of 20 x 4 taps, above a slice of 64 steps. Four vectors
+            // where a tile of four holds 3 columns (AVX-512), else two.
+            (ConvGeometry(inChannels: 20, outChannels: 70, kernel: 3, stride: 1, padding: 1), 2, 3,
+             FastGemm.path == .avx512 ? 4 : 2),
             (ConvGeometry(inChannels: 4, outChannels: 9, kernel: 3, stride: 1, padding: 2), 1, 40, 1),    // 42 columns: 2 tiles
             (ConvGeometry(inChannels: 3, outChannels: 24, kernel: 4, stride: 2, padding: 1), 1, 12, 0),   // strided: FastGemm
         ]
@@ -181,8 +189,10 @@ final class PhasedConvTests: XCTestCase {
     /// columns straight from the unpadded input, lanes outside it masked, strided stores for the
     /// phases of an upsample or a conv-transpose. Rows that are not whole blocks, rows wider than
     /// 16 columns, phases with no taps, single images split into bands, against the references.
-    func testDirectPathMatchesNaive() throws {
-        try XCTSkipUnless(FastGemm.supported, "this CPU has no AVX-512: the direct kernel is not used")
+    func testDirectPathMatchesNaive() throws { try onEveryPath(directPathMatchesNaive) }
+
+    func directPathMatchesNaive() throws {
+        try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): the direct kernel is not used")
         let saved = PhasedConv.directMaximumChannels
         defer { FastGemm.enabled = FastGemm.supported; PhasedConv.directMaximumChannels = saved }
         let savedSplit = PhasedConv.directSplitMultiplyAdds
@@ -234,7 +244,9 @@ final class PhasedConvTests: XCTestCase {
         }
     }
 
-    func testUpsampleTwoThenThreeByThreeCostsFourNinths() {
+    func testUpsampleTwoThenThreeByThreeCostsFourNinths() throws { try onEveryPath(upsampleTwoThenThreeByThreeCostsFourNinths) }
+
+    func upsampleTwoThenThreeByThreeCostsFourNinths() {
         var v = Values(state: 8)
         let g = ConvGeometry(inChannels: 4, outChannels: 2, kernel: 3, stride: 1, padding: 1)
         let p = PhasedConv(conv: v.tensor([2, 4, 3, 3]), bias: nil, geometry: g, upsample: 2, inHeight: 6, inWidth: 6,
@@ -244,7 +256,9 @@ final class PhasedConvTests: XCTestCase {
         XCTAssertEqual(p.multiplyAdds * 9, 12 * 12 * 4 * 2 * 9 * 4)
     }
 
-    func testConvTransposeMatchesNaive() {
+    func testConvTransposeMatchesNaive() throws { try onEveryPath(convTransposeMatchesNaive) }
+
+    func convTransposeMatchesNaive() {
         var v = Values(state: 9)
         let cases: [ConvGeometry] = [
             ConvGeometry(inChannels: 4, outChannels: 3, kernel: 4, stride: 2, padding: 1),
@@ -269,7 +283,9 @@ final class PhasedConvTests: XCTestCase {
         }
     }
 
-    func testScatterConvTransposeMatchesNaive() {
+    func testScatterConvTransposeMatchesNaive() throws { try onEveryPath(scatterConvTransposeMatchesNaive) }
+
+    func scatterConvTransposeMatchesNaive() {
         var v = Values(state: 10)
         let cases: [ConvGeometry] = [
             ConvGeometry(inChannels: 4, outChannels: 3, kernel: 4, stride: 2, padding: 1),
@@ -305,7 +321,9 @@ final class PhasedConvTests: XCTestCase {
         }
     }
 
-    func testFastTanhAndSigmoidMatchLibm() {
+    func testFastTanhAndSigmoidMatchLibm() throws { try onEveryPath(fastTanhAndSigmoidMatchLibm) }
+
+    func fastTanhAndSigmoidMatchLibm() {
         var worst: Float = 0
         for i in -40_000...40_000 {
             let x = Float(i) / 2000   // -20 ... 20

@@ -1,8 +1,10 @@
 #pragma once
-// A single-threaded AVX-512 matrix multiply for Forger's convolutions: A packed once (the
-// weights, at load), B read straight from an image through a table of row offsets (no column
-// matrix), and bias + activation + the write to the output layout fused into the store.
-// Callers split work over threads themselves and keep OpenBLAS for CPUs without AVX-512.
+// A single-threaded matrix multiply for Forger's convolutions: A packed once (the weights, at
+// load), B read straight from an image through a table of row offsets (no column matrix), and
+// bias + activation + the write to the output layout fused into the store; and the direct and
+// channel-vector convolution kernels. Each runs on one vector path (AVX-512, AVX2 + FMA or
+// NEON: `forger_isa`); callers split work over threads themselves and keep OpenBLAS where no
+// path is active. The packed layouts are the same on every path.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +44,25 @@ typedef struct {
     float alpha, beta;
 } forger_gemm_c;
 
-/// 1 when this CPU (and this build) can run the kernels, else 0.
+/// The vector paths. FORGER_ISA_NONE: no kernels (callers use OpenBLAS).
+enum { FORGER_ISA_NONE = 0, FORGER_ISA_AVX2 = 1, FORGER_ISA_AVX512 = 2, FORGER_ISA_NEON = 3 };
+
+/// The active path: on first use the one the environment's FORGER_ISA names (avx512, avx2, neon
+/// or none; the process exits with a message when this CPU cannot run it or the name is
+/// unknown), else the best this CPU runs.
+int forger_isa(void);
+
+/// 1 when this CPU (and this build) can run path `isa` (always for FORGER_ISA_NONE), else 0.
+int forger_isa_runnable(int isa);
+
+/// Makes `isa` the active path and returns 1, or returns 0 (nothing changed) where it is not
+/// runnable. Not while kernels run on other threads.
+int forger_isa_set(int isa);
+
+/// "none", "avx2", "avx512" or "neon".
+const char *forger_isa_name(int isa);
+
+/// 1 when a vector path is active (`forger_isa()` is not FORGER_ISA_NONE), else 0.
 int forger_gemm_available(void);
 
 /// Floats `forger_gemm_pack_a` writes for an m x k matrix.
@@ -86,7 +106,7 @@ void forger_wait_count(const ptrdiff_t *counter, ptrdiff_t count);
 /// row_begin..<row_end and columns u < columns, and each output channel o,
 ///   y[o*y_plane + t*y_row + u*y_column] = act(bias[o] + sum over c, ey < taps_y, ex < taps_x of
 ///       weight[((o*in_channels + c)*taps_y + ey)*taps_x + ex] * x[c][in_row + t + ey][in_column + u + ex])
-/// with x laid out (in_channels, height, width). Blocks of output rows and 16 columns stay in
+/// with x laid out (in_channels, height, width). Blocks of output rows and a vector of columns stay in
 /// registers across the whole depth (a conv to one to four channels, where a matrix product's
 /// panels would be mostly empty).
 typedef struct {
@@ -104,8 +124,7 @@ typedef struct {
 } forger_direct_conv;
 
 /// Runs `forger_direct_conv` for rows row_begin..<row_end. Returns 0, doing nothing, when taps_x
-/// is above 16 or the build has no AVX-512 kernels; only call it when `forger_gemm_available()`
-/// returned 1.
+/// is above 16; only call it when `forger_gemm_available()` returned 1.
 int forger_direct_phase(const forger_direct_conv *d, int row_begin, int row_end);
 
 /// One phase of a correlation on zero-padded windows, with sums for 16 * vectors output channels
@@ -138,9 +157,10 @@ size_t forger_chanvec_packed_count(int out_channels, int depth, int vectors);
 /// inside a block, zero past out_channels.
 void forger_chanvec_pack(int out_channels, int depth, int vectors, const float *weight, float *packed);
 
-/// Most output columns a tile of `vectors` vectors keeps in registers (0: no such tile).
+/// Most output columns a tile of `vectors` blocks of 16 channels keeps in registers on the active
+/// path (0: no such tile, or no vector path).
 int forger_chanvec_most_columns(int vectors);
 
-/// Runs `forger_chanvec_conv`. Returns 0, doing nothing, for vectors other than 1, 2 or 4 or a
-/// build without AVX-512 kernels; only call it when `forger_gemm_available()` returned 1.
+/// Runs `forger_chanvec_conv`. Returns 0, doing nothing, for vectors other than 1, 2 or 4;
+/// only call it when `forger_gemm_available()` returned 1.
 int forger_chanvec_phase(const forger_chanvec_conv *d, int row_begin, int row_end, int block_begin, int block_end);
