@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Tensor", "NN", "ModelIO", "Training", "Latent", "Imaging"], exclude: ["README.md"]),
         // The explorer's web server: the only target (with ForgerCLI's `serve`) that imports Hummingbird.
         .target(name: "Explorer", dependencies: [
-            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Safety",
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Safety", "Training",
             .product(name: "Hummingbird", package: "hummingbird"),
         ], exclude: ["README.md"]),
         .target(name: "ForgerCLI", dependencies: [
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
         .testTarget(name: "ExplorerTests", dependencies: [
-            "Explorer", "ForgerCLI", "ModelIO", "Render", "Latent", "Tensor",
+            "Explorer", "ForgerCLI", "ModelIO", "Render", "Latent", "Tensor", "Imaging",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
     ],

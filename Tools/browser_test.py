@@ -2,7 +2,8 @@
 """The explorer in a real browser: Debian's chromium driven by selenium through Debian's
 chromedriver (/usr/bin/chromedriver; nothing is downloaded). Loads the page, moves a direction
 slider and waits for the image to change, keeps two latents (the second from the seed box),
-shows and exports a walk, and checks that
+shows and exports a walk, projects a PNG that mnist drew through the photo input and waits
+for the image to change, and checks that
 `forger render` of the exported recipe gives the exported GIF's bytes; reloading the page's
 URL must restore the same view.
 
@@ -10,6 +11,7 @@ URL must restore the same view.
 """
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,7 +22,7 @@ from selenium import webdriver                   # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By      # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_common import start_server, stop      # noqa: E402
@@ -97,6 +99,25 @@ def main():
             time.sleep(0.5)
             driver.save_screenshot(a.screenshot)
             print(f"screenshot: {a.screenshot}")
+        # Projection: a picture mnist drew (seed 7, forger sample --each: no padding) chosen in
+        # the photo input becomes the base.
+        each = os.path.join(work, "each")
+        subprocess.run([a.forger, "sample", "Models/mnist", "-n", "1", "--seed", "7", "--each", each,
+                        "-o", os.path.join(work, "grid.png"), "-q"], check=True)
+        photo = os.path.join(each, "seed-7.png")
+        Select(driver.find_element(By.ID, "model")).select_by_value("mnist")
+        wait.until(lambda d: "model=mnist" in (d.find_element(By.ID, "image").get_attribute("data-url") or "")
+                   and not d.execute_script("return inFlight || dirty"))
+        before, n = driver.find_element(By.ID, "image").get_attribute("data-url"), renders()
+        t0 = time.time()
+        driver.find_element(By.ID, "photo").send_keys(photo)
+        wait.until(lambda d: "projected" in d.find_element(By.ID, "status").text)
+        projected = rendered_after(n)
+        said = driver.find_element(By.ID, "status").text
+        check(f"projecting a photo changed the image ({said}; {time.time() - t0:.1f} s)",
+              projected != before and "z=" in driver.current_url)
+        psnr = float(re.search(r"PSNR ([0-9.]+) dB", said).group(1))
+        check(f"the projection drew the photo back ({psnr} dB > 25 dB)", psnr > 25)
         logs = [l for l in driver.get_log("browser") if l["level"] == "SEVERE"]
         check(f"no errors in the browser console {logs if logs else ''}", not logs)
     finally:

@@ -22,7 +22,7 @@ enum ExplorerPage {
     <label>Truncation <input id="truncation" type="range" min="0.05" max="1" step="0.05" value="1"> <output id="truncation-value">1</output></label>
     <label id="class-row" hidden>Class <select id="class"></select></label>
     <p id="model-info"></p>
-    <div id="drop" tabindex="0">Drop a photo here to project it</div>
+    <div id="drop" tabindex="0">Drop a PNG photo here to project it, or <label>choose one <input id="photo" type="file" accept="image/png"></label></div>
   </section>
   <section id="view">
     <img id="image" alt="the generated image" data-renders="0">
@@ -89,6 +89,7 @@ let baseSeed = null;       // its seed, or null for a kept or projected latent
 let dirValues = [], rawOffsets = null;
 let bookmarks = [];
 let inFlight = false, dirty = false, renders = 0;
+let note = '';             // a message the next drawn image keeps in the status line (a projection's PSNR)
 
 function encode(values) {
   const bytes = new Uint8Array(values.length * 4), view = new DataView(bytes.buffer);
@@ -145,7 +146,7 @@ async function send() {
       img.style.width = img.naturalWidth * k + 'px';
       img.dataset.renders = String(++renders);
       img.dataset.url = url;
-      status('');
+      status(note); note = '';
     } else if (r.status !== 409) {
       status(await failure(r), true);
     }
@@ -274,7 +275,10 @@ async function project(file) {
   const r = await fetch('/api/project?' + new URLSearchParams({ model: model.name }),
                         { method: 'POST', headers: { 'Content-Type': file.type || 'application/octet-stream' }, body: file });
   if (!r.ok) { status(await failure(r), true); return; }
-  base = decode((await r.json()).latent); baseSeed = null; dirValues = dirValues.map(() => 0); rawOffsets.fill(0); buildSliders(); schedule();
+  const p = await r.json();
+  note = file.name + ' projected: PSNR ' + p.psnr.toFixed(1) + ' dB after ' + p.steps + ' steps (' + p.seconds.toFixed(1) + ' s)';
+  status(note);
+  base = decode(p.latent); baseSeed = null; dirValues = dirValues.map(() => 0); rawOffsets.fill(0); buildSliders(); schedule();
 }
 
 async function start() {
@@ -296,6 +300,7 @@ async function start() {
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); if (e.dataTransfer.files[0]) project(e.dataTransfer.files[0]); });
+  $('photo').addEventListener('change', () => { const f = $('photo').files[0]; if (f) project(f); $('photo').value = ''; });
   readState();
 }
 start();

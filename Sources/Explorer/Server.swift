@@ -1,9 +1,11 @@
 import Foundation
 import Hummingbird
+import Imaging
 import Latent
 import ModelIO
 import Render
 import Safety
+import Training
 
 /// `forger serve`: the explorer's page and its JSON/PNG/GIF API over one catalogue of models.
 /// Rendering is stateless: a request carries its latents, so the same request gives the same
@@ -96,7 +98,7 @@ public final class ExplorerServer: @unchecked Sendable {
         "POST /api/animate": "a looping GIF through {keyframes: [B64...], frames, loop, interpolation, fps} plus the render fields",
         "POST /api/export": "{png: render request} or {gif: animate request} into the exports folder with its recipe",
         "GET /exports/NAME": "a file the export endpoint wrote",
-        "POST /api/project": "a photo (PNG) to a latent: not available in this build",
+        "POST /api/project?model=M&steps=N": "a photo (PNG body, up to 8 MiB) to {latent: B64, psnr, steps, seconds}; one at a time",
     ]
 
     static func page(_ text: String, type: String) -> Response {
@@ -185,10 +187,73 @@ public final class ExplorerServer: @unchecked Sendable {
                         body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// Projection lands with the projection issue; the page's drop area already posts here.
+    /// Adam steps of an upload's projection unless `?steps=` says otherwise, and the most it may
+    /// ask for (docs/explorer.md: about 3 s for `faces64` at the default in a release build).
+    public static let projectionSteps = 200
+    public static let maxProjectionSteps = 1000
+    /// Decoded pixels allowed in an upload (checked from the PNG header before decoding).
+    public static let maxUploadPixels = 16 << 20
+
+    private let projectionLock = NSLock()
+    private var projecting = false
+
+    /// False when a projection is running already.
+    private func beginProjection() -> Bool {
+        projectionLock.lock(); defer { projectionLock.unlock() }
+        if projecting { return false }
+        projecting = true
+        return true
+    }
+
+    private func endProjection() {
+        projectionLock.lock(); projecting = false; projectionLock.unlock()
+    }
+
+    /// What `POST /api/project` answers.
+    struct ProjectionAnswer: Encodable {
+        var latent: String
+        var psnr: Double
+        var steps: Int
+        var seconds: Double
+    }
+
+    /// A PNG fitted to the model as `forger project` fits it, projected with the library's
+    /// defaults but `steps`, on the render queue; one projection at a time, others get a 429.
     func project(_ request: Request) async throws -> Response {
-        _ = try await request.body.collect(upTo: configuration.uploadLimit)
-        throw ExplorerError(.notImplemented, "projection is not available in this build")
+        let q = request.uri.queryParameters
+        let model = try catalogue.model(q.get("model"))
+        let steps: Int = try Self.number(q, "steps") ?? Self.projectionSteps
+        guard (1...Self.maxProjectionSteps).contains(steps) else {
+            throw ExplorerError(.badRequest, "steps \(steps): use 1 to \(Self.maxProjectionSteps)")
+        }
+        let m = model.loaded.manifest
+        let generator: DifferentiableGenerator
+        do { generator = try DifferentiableGenerator(model.loaded.inferenceGenerator, name: model.name) } catch let e as ProjectionError {
+            throw ExplorerError(.unprocessableContent, "cannot project into \(model.name): \(e)")
+        }
+        let bytes = Array(try await request.body.collect(upTo: configuration.uploadLimit).readableBytesView)
+        let target: PixelImage
+        do {
+            target = try PNG.fitted(bytes, width: m.outputWidth, height: m.outputHeight, maxPixels: Self.maxUploadPixels)
+                .image.converted(toChannels: m.outputChannels)
+        } catch let e as ImagingError {
+            if case .invalidArgument = e { throw ExplorerError(.contentTooLarge, "the photo is too large: \(e)") }
+            throw ExplorerError(.badRequest, "send a PNG: \(e)")
+        }
+        guard beginProjection() else { throw ExplorerError(.tooManyRequests, "a projection is running; try again when it has finished") }
+        defer { endProjection() }
+        let answer = try await queue.run(client: nil) { () throws -> ProjectionAnswer in
+            var settings = ProjectionSettings()
+            settings.steps = steps
+            settings.batchSize = settings.restarts + 1
+            let result = try Projection(generator: generator, prior: m.distribution, settings: settings)
+                .run(targets: Projection.targets([target], manifest: m))
+            let plan = RenderPlan(format: .png, latents: result.latents, frames: [.init(tiles: [0])], layout: .init(columns: 1, scale: 1))
+            let psnr = ImageMetrics.psnr(target, try model.renderer.images([0], of: plan)[0])
+            return ProjectionAnswer(latent: LatentCodec.encode(result.latents[0]), psnr: min(psnr, 100),
+                                    steps: result.evaluations - 1, seconds: result.seconds)
+        }
+        return JSONBody.response(answer)
     }
 
     static let cacheable = "public, max-age=86400"

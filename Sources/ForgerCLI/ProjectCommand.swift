@@ -90,12 +90,7 @@ struct Project: ParsableCommand {
             throw UserError("\(files.count) images x \(s.restarts + 1) starts is \(rows) latents; use fewer images or --restarts")
         }
         let (names, fitted) = try readTargets(files, model: m)
-        let plane = m.outputChannels * m.outputHeight * m.outputWidth
-        var targets = Tensor(zeros: [fitted.count, m.outputChannels, m.outputHeight, m.outputWidth])
-        for (j, image) in fitted.enumerated() {
-            let values = image.toFloats(range: m.outputRange)
-            for i in 0..<plane { targets.data[j * plane + i] = values[i] }
-        }
+        let targets = Projection.targets(fitted, manifest: m)
         s.batchSize = min(s.batchSize, rows)
         let projection: Projection
         do { projection = try Projection(generator: differentiable, prior: m.distribution, settings: s, features: features) } catch let e as ProjectionError {

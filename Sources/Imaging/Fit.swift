@@ -25,13 +25,17 @@ extension PNG {
     /// decoded, and the crop and resize read the decoder's buffer directly, so the full-size
     /// pixels exist once.
     public static func readFitted(_ url: URL, width: Int, height: Int, maxPixels: Int) throws -> FittedImage {
+        try fitted(try AtomicFile.readBytes(url), width: width, height: height, maxPixels: maxPixels, path: url.path)
+    }
+
+    /// `readFitted` on bytes already in memory (an upload); `path` only names them in errors.
+    public static func fitted(_ bytes: [UInt8], width: Int, height: Int, maxPixels: Int, path: String? = nil) throws -> FittedImage {
         precondition(width > 0 && height > 0 && maxPixels > 0)
-        let bytes = try AtomicFile.readBytes(url)
         guard let size = dimensions(bytes) else {
-            throw ImagingError.corruptPNG(path: url.path, reason: bytes.isEmpty ? "no data (0 bytes)" : "no PNG signature (not a PNG file)")
+            throw ImagingError.corruptPNG(path: path, reason: bytes.isEmpty ? "no data (0 bytes)" : "no PNG signature (not a PNG file)")
         }
         guard size.width > 0, size.height > 0, size.width <= maxPixels / max(1, size.height) else {
-            throw ImagingError.invalidArgument(name: "image size", value: "\(size.width)x\(size.height) in '\(url.path)'",
+            throw ImagingError.invalidArgument(name: "image size", value: "\(size.width)x\(size.height)" + (path.map { " in '\($0)'" } ?? ""),
                                                hint: "at most \(maxPixels) pixels are decoded; shrink the image first")
         }
         do {
@@ -42,7 +46,7 @@ extension PNG {
                 return FittedImage(image: image, sourceWidth: sw, sourceHeight: sh, sourceChannels: c)
             }
         } catch ImagingError.corruptPNG(_, let reason) {
-            throw ImagingError.corruptPNG(path: url.path, reason: reason)
+            throw ImagingError.corruptPNG(path: path, reason: reason)
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Tensor
 import NN
 import ModelIO
+import Imaging
 
 // Projection: the latent whose image is closest to a given picture, found by Adam on the
 // gradient of a reconstruction loss with respect to z, through the generator as sampling runs
@@ -391,5 +392,20 @@ public final class Projection {
                                 bestStart: w, evaluations: evaluations, interrupted: interrupted,
                                 snapshotSteps: snapshotSteps, snapshots: snapshots,
                                 seconds: Date().timeIntervalSince(started))
+    }
+}
+
+extension Projection {
+    /// Images already fitted to the model's size and channels as targets (M, C, H, W) in its
+    /// output range: what `run` takes (`forger project` and the explorer's upload).
+    public static func targets(_ images: [PixelImage], manifest m: ModelManifest) -> Tensor {
+        let plane = m.outputChannels * m.outputHeight * m.outputWidth
+        var targets = Tensor(zeros: [images.count, m.outputChannels, m.outputHeight, m.outputWidth])
+        for (j, image) in images.enumerated() {
+            precondition(image.channels == m.outputChannels && image.width == m.outputWidth && image.height == m.outputHeight)
+            let values = image.toFloats(range: m.outputRange)
+            for i in 0..<plane { targets.data[j * plane + i] = values[i] }
+        }
+        return targets
     }
 }

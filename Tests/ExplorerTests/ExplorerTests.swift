@@ -5,6 +5,7 @@ import FoundationNetworking
 import XCTest
 @testable import Explorer
 @testable import ForgerCLI
+import Imaging
 import Latent
 import Render
 import Tensor
@@ -243,11 +244,102 @@ final class ExplorerTests: XCTestCase {
         let photo = try await call("/api/project?model=mnist", method: "POST", body: Data(repeating: 0, count: (8 << 20) + 1))
         XCTAssertEqual(photo.status, 413, photo.error)
         let project = try await call("/api/project?model=mnist", method: "POST", body: Data(repeating: 0, count: 100))
-        XCTAssertEqual(project.status, 501)
-        XCTAssertEqual(project.error, "projection is not available in this build")
+        XCTAssertEqual(project.status, 400)
+        XCTAssertTrue(project.error.contains("no PNG signature"), project.error)
         // Still serving.
         let ok = try await call("/api/render?model=mnist&latent=\(query(z))")
         XCTAssertEqual(ok.status, 200)
+    }
+
+    // MARK: Projection
+
+    static let condFixture = root.appendingPathComponent("Tests/LatentTests/Fixtures/directions/linear_cond")
+
+    /// A PNG the model drew itself from seed `seed`, at its own size (no padding).
+    func drawn(_ model: String, seed: UInt64) throws -> Data {
+        let m = Self.shared.catalogue.models[model]!
+        let z = LatentSampler.sample(seed: seed, size: m.latentSize, prior: m.prior)
+        let plan = RenderPlan(format: .png, latents: [z], frames: [.init(tiles: [0])], layout: .init(columns: 1, scale: 1))
+        return Data(try PNG.encode(try m.renderer.images([0], of: plan)[0]))
+    }
+
+    func upload(_ png: Data, _ query: String, on base: URL = ExplorerTests.shared.base) async throws -> Answer {
+        try await call("/api/project?\(query)", method: "POST", body: png, headers: ["Content-Type": "image/png"], on: base)
+    }
+
+    /// A picture mnist drew from seed 3 is found again at the default step count: PSNR above
+    /// 30 dB (8-bit pixels), and the latent renders.
+    func testProjectionRecoversAPictureTheModelDrew() async throws {
+        let png = try drawn("mnist", seed: 3)
+        let started = Date()
+        let a = try await upload(png, "model=mnist")
+        XCTAssertEqual(a.status, 200, a.error)
+        let psnr = a.json["psnr"] as? Double ?? 0, steps = a.json["steps"] as? Int ?? 0
+        print(String(format: "mnist projection: %d steps, PSNR %.2f dB, %.2f s in the queue, %.2f s round trip",
+                     steps, psnr, a.json["seconds"] as? Double ?? 0, Date().timeIntervalSince(started)))
+        XCTAssertEqual(steps, ExplorerServer.projectionSteps)
+        XCTAssertGreaterThan(psnr, 30)
+        let z = try LatentCodec.decode(a.json["latent"] as? String ?? "", size: Self.size("mnist"), field: "latent")
+        let again = try await call("/api/render?model=mnist&latent=\(query(LatentCodec.encode(z)))")
+        XCTAssertEqual(again.status, 200, again.error)
+        // A colour picture into a grey model, and a bounded step count.
+        let face = try drawn("faces64", seed: 1)
+        let b = try await upload(face, "model=mnist&steps=5")
+        XCTAssertEqual(b.status, 200, b.error)
+        XCTAssertEqual(b.json["steps"] as? Int, 5)
+    }
+
+    /// Not a PNG, a corrupt PNG, too large (bytes or pixels), bad steps, an unknown or
+    /// conditional model: each a 4xx JSON answer, and the server serves on.
+    func testProjectionRefusals() async throws {
+        let png = try drawn("mnist", seed: 4)
+        var huge = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8))
+        huge += Data([0, 0, 0x27, 0x10, 0, 0, 0x27, 0x10, 8, 6, 0, 0, 0, 0, 0, 0, 0])      // 10000 x 10000 RGBA
+        let cases: [(Data, String, Int, String)] = [
+            (Data("hello".utf8), "model=mnist", 400, "no PNG signature"),
+            (png.prefix(png.count / 2), "model=mnist", 400, "not a readable PNG"),
+            (Data(), "model=mnist", 400, "no data"),
+            (huge, "model=mnist", 413, "too large"),
+            (Data(repeating: 0, count: (8 << 20) + 1), "model=mnist", 413, "cap"),
+            (png, "model=mnist&steps=0", 400, "steps 0"),
+            (png, "model=mnist&steps=1001", 400, "steps 1001"),
+            (png, "model=mnist&steps=x", 400, "not a number"),
+            (png, "model=nope", 404, "no model 'nope'"),
+            (png, "", 400, "name a model"),
+        ]
+        for (body, q, status, part) in cases {
+            let a = try await upload(body, q)
+            XCTAssertEqual(a.status, status, "\(q) \(body.count) bytes: \(a.error)")
+            XCTAssertTrue(a.headers["content-type"]?.hasPrefix("application/json") ?? false, q)
+            XCTAssertTrue(a.error.contains(part), "\(q): '\(a.error)' lacks '\(part)'")
+        }
+        let conditional = try ExplorerModel(name: "linear_cond", directory: Self.condFixture)
+        let port = Self.start(try ExplorerServer(catalogue: Catalogue([conditional]), configuration: .init(port: 0)))
+        let c = try await upload(png, "model=linear_cond", on: URL(string: "http://127.0.0.1:\(port)")!)
+        XCTAssertEqual(c.status, 422, c.error)
+        XCTAssertTrue(c.error.contains("class-conditional"), c.error)
+        let ok = try await call("/api/render?model=mnist&latent=\(query(LatentCodec.encode(try await seedLatent("mnist", 4))))")
+        XCTAssertEqual(ok.status, 200)
+    }
+
+    /// One projection at a time: a second upload while one runs is a 429, renders go on
+    /// beside it, and the server projects again afterwards.
+    func testOneProjectionAtATime() async throws {
+        let server = try ExplorerServer(catalogue: Self.shared.catalogue, configuration: .init(port: 0))
+        let base = URL(string: "http://127.0.0.1:\(Self.start(server))")!
+        let png = try drawn("mnist", seed: 5)
+        let long = Task { try await self.upload(png, "model=mnist&steps=400", on: base) }
+        while server.queue.load.running == 0 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let second = try await upload(png, "model=mnist&steps=1", on: base)
+        XCTAssertEqual(second.status, 429, second.error)
+        XCTAssertTrue(second.error.contains("a projection is running"), second.error)
+        let z = LatentCodec.encode(try await seedLatent("mnist", 5))
+        let render = try await call("/api/render?model=mnist&latent=\(query(z))", on: base)
+        XCTAssertEqual(render.status, 200, render.error)
+        let first = try await long.value
+        XCTAssertEqual(first.status, 200, first.error)
+        let after = try await upload(png, "model=mnist&steps=1", on: base)
+        XCTAssertEqual(after.status, 200, after.error)
     }
 
     func testExportsAreOffWithoutAFolder() async throws {
