@@ -40,8 +40,11 @@ let package = Package(
             "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Safety", "Training",
             .product(name: "Hummingbird", package: "hummingbird"),
         ], exclude: ["README.md"]),
+        // Speed benchmarks and the client of their peers (PyTorch, Pillow, ImageMagick), apart
+        // from the product targets; `forger bench` and `forger bench-imaging` call them.
+        .target(name: "Benchmarks", dependencies: ["Tensor", "NN", "ModelIO", "Imaging", "Training", "Safety"], exclude: ["README.md"]),
         .target(name: "ForgerCLI", dependencies: [
-            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training", "Evaluation", "Safety", "Explorer",
+            "Tensor", "NN", "ModelIO", "Latent", "Imaging", "Render", "Training", "Evaluation", "Safety", "Explorer", "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "forger", dependencies: ["ForgerCLI"]),
@@ -58,7 +61,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tensor", "NN", "ModelIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Tensor", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "ModelIO", "Imaging", "Tensor"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Training", "Imaging", "Tensor"]),
+        .testTarget(name: "CLITests", dependencies: ["ForgerCLI", "Benchmarks", "ModelIO", "Imaging", "Tensor"]),
         .testTarget(name: "ExplorerTests", dependencies: [
             "Explorer", "ForgerCLI", "ModelIO", "Render", "Latent", "Tensor", "Imaging",
             .product(name: "Hummingbird", package: "hummingbird"),

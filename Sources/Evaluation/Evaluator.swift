@@ -160,11 +160,7 @@ public enum Evaluator {
     public static func generate(_ model: LoadedModel, count: Int, seed: UInt64, batchSize: Int) -> ImageDataset {
         let m = model.manifest
         let generator = model.inferenceGenerator
-        let prior: Latent.LatentPrior
-        switch m.distribution {
-        case .normal: prior = .normal
-        case .uniform(let low, let high): prior = .uniform(low: low, high: high)
-        }
+        let prior = m.distribution
         let plane = m.outputChannels * m.outputHeight * m.outputWidth
         var pixels = [UInt8](repeating: 0, count: count * plane)
         let (lo, hi) = m.outputRange

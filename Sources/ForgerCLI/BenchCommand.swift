@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Benchmarks
 import Render
 import ModelIO
 import NN
@@ -303,18 +304,6 @@ struct Bench: ParsableCommand {
         return (Double(n * itemsPerCall) / elapsed, Double(n * itemsPerCall) / max(1e-9, cpuSeconds() - cpuStart))
     }
 
-    /// `window`'s figures, the best of `repeats` windows after two warm-up calls.
-    func bestRate(itemsPerCall: Int, seconds: Double, _ body: () -> Void) -> (rate: Double, perCPUSecond: Double) {
-        body(); body()
-        var best = 0.0, bestCPU = 0.0
-        for _ in 0..<repeats {
-            let w = window(itemsPerCall: itemsPerCall, seconds: seconds, body)
-            best = max(best, w.rate)
-            bestCPU = max(bestCPU, w.perCPUSecond)
-        }
-        return (best, bestCPU)
-    }
-
     // MARK: GAN training
 
     /// Forger's GAN training figure: iterations per second (and per CPU-second), the best over
@@ -350,7 +339,7 @@ struct Bench: ParsableCommand {
         }
         var forger = [Int: (rate: Double, perCPU: Double)]()
         var peer = [String: (rate: Double, threads: Int)]()
-        var failure: UserError?
+        var failure: BenchmarkError?
         for _ in 0..<repeats {
             for (workers, trainer) in trainers {
                 Parallel.workerCount = workers

@@ -101,7 +101,6 @@ struct EvaluateModel: ParsableCommand {
         }
     }
 
-    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 }
 
 /// Loads an IDX file (with labels) or another dataset format the way `forger train` does.
@@ -192,5 +191,4 @@ struct TrainClassifier: ParsableCommand {
         if !outputOptions.quiet { log(String(format: "test accuracy %.2f%%; classifier in %@", 100 * last.testAccuracy, output)) }
     }
 
-    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 }

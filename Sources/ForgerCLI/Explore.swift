@@ -16,7 +16,7 @@ struct LatentOptions: ParsableArguments {
     var label: Int?
 
     func resolvedPrior(_ model: LoadedModel) throws -> LatentPrior {
-        guard let prior else { return LatentPrior(model.manifest.distribution) }
+        guard let prior else { return model.manifest.distribution }
         let parts = prior.split(separator: ":").map(String.init)
         switch parts.first {
         case "normal" where parts.count == 1: return .normal

@@ -320,7 +320,6 @@ struct Project: ParsableCommand {
          "feature_layer": featureLayer.map(String.init) ?? "default", "seed": String(seed)]
     }
 
-    func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 }
 
 /// The current step and loss on stderr (in place on a terminal, every few seconds otherwise);

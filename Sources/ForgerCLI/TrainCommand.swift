@@ -209,7 +209,6 @@ struct Train: ParsableCommand {
         }
     }
 
-    func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
     func loadDataset() throws -> ImageDataset {
         let url = URL(fileURLWithPath: data)

@@ -2,8 +2,10 @@ import Foundation
 import Safety
 import Tensor
 
-/// A latent with a name: "seed:42", an entry of a .json file, or "file.npy#3".
-public struct NamedLatent: Equatable, Sendable {
+/// A latent with a name: "seed:42", an entry of a .json file, or "file.npy#3". It is also
+/// the entry type of `LatentFile`, so what a file holds and what a command passes around are
+/// one type.
+public struct NamedLatent: Codable, Equatable, Sendable {
     public var name: String
     public var vector: [Float]
     public var labels: [String: Bool]?
@@ -12,6 +14,10 @@ public struct NamedLatent: Equatable, Sendable {
         self.name = name
         self.vector = vector
         self.labels = labels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, vector, labels
     }
 }
 
@@ -25,21 +31,8 @@ public struct LatentFile: Codable, Equatable, Sendable {
     public static let formatName = "forger-latents"
     public static let currentVersion = 1
 
-    public struct Entry: Codable, Equatable, Sendable {
-        public var name: String
-        public var vector: [Float]
-        public var labels: [String: Bool]?
-
-        public init(name: String, vector: [Float], labels: [String: Bool]? = nil) {
-            self.name = name
-            self.vector = vector
-            self.labels = labels
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case name, vector, labels
-        }
-    }
+    /// One entry of `latents`.
+    public typealias Entry = NamedLatent
 
     public var format: String
     public var version: Int
@@ -61,10 +54,10 @@ public struct LatentFile: Codable, Equatable, Sendable {
 
     public init(model: String? = nil, size: Int, named: [NamedLatent]) {
         self.init(model: model, size: size,
-                  latents: named.map { Entry(name: $0.name, vector: $0.vector, labels: $0.labels) })
+                  latents: named)
     }
 
-    public var named: [NamedLatent] { latents.map { NamedLatent(name: $0.name, vector: $0.vector, labels: $0.labels) } }
+    public var named: [NamedLatent] { latents }
 
     /// Checks format, version, that every vector has `size` finite values and names are unique.
     /// `path` names the file in messages.

@@ -1,14 +1,13 @@
 import Foundation
 import ModelIO
 import Tensor
+import ModelIO
 
-/// The distribution a generator's latents were trained with. The model says which.
-public enum LatentPrior: Equatable, Sendable {
-    /// N(0, 1) per component (pytorch/examples DCGAN).
-    case normal
-    /// U(low, high) per component (U(-1, 1) in the DCGAN paper, U(0, 1) in some ports).
-    case uniform(low: Float, high: Float)
+/// The distribution a generator's latents were trained with: the manifest's
+/// `LatentDistribution` (ModelIO), one type for the file, the sampler and training.
+public typealias LatentPrior = LatentDistribution
 
+extension LatentDistribution {
     /// The range sweeps cover: -3...3 (three sigma) for the normal prior, low...high for uniform.
     public var spread: ClosedRange<Float> {
         switch self {

@@ -3,9 +3,11 @@ import Safety
 import Tensor
 import NN
 
-/// The latent prior a model was trained with.
+/// The latent prior a model was trained with (Latent calls it `LatentPrior` and samples it).
 public enum LatentDistribution: Equatable, Sendable {
+    /// N(0, 1) per component (pytorch/examples DCGAN).
     case normal
+    /// U(low, high) per component (U(-1, 1) in the DCGAN paper, U(0, 1) in some ports).
     case uniform(low: Float, high: Float)
 }
 
@@ -243,7 +245,7 @@ extension LayerSpec {
             let scale = try p.size(o, "scale", maximum: ModelManifest.maximumKernel)
             return .upsample(scale: scale)
         case "batchnorm":
-            let eps = o["eps"] == nil ? Float(1e-5) : try p.float(o, "eps")
+            let eps = o["eps"] == nil ? LayerDefaults.batchNormEps : try p.float(o, "eps")
             guard eps > 0 else { throw p.fail("'eps' must be positive") }
             return .batchNorm(features: try p.size(o, "features", maximum: ModelManifest.maximumFeatures), eps: eps,
                               weight: try p.optionalString(o, "weight"), bias: try p.optionalString(o, "bias"),
@@ -255,14 +257,12 @@ extension LayerSpec {
             }
             return .reshape(shape)
         case "flatten": return .flatten
-        case "relu": return .activation(.relu)
-        case "tanh": return .activation(.tanh)
-        case "sigmoid": return .activation(.sigmoid)
-        case "identity": return .activation(.identity)
-        case "leakyrelu":
-            return .activation(.leakyReLU(slope: o["slope"] == nil ? 0.01 : try p.float(o, "slope")))
         default:
-            throw ModelError.unknownLayerType(path: path, index: index, type: type)
+            let slope = type == "leakyrelu" && o["slope"] != nil ? try p.float(o, "slope") : nil
+            guard let activation = LayerDefaults.activation(type: type, slope: slope) else {
+                throw ModelError.unknownLayerType(path: path, index: index, type: type)
+            }
+            return .activation(activation)
         }
     }
 }

@@ -131,7 +131,8 @@ public struct GANArchitecture: Equatable, Sendable {
     /// `{"latent_size": 64, "latent_shape": [64, 1, 1], "generator": [layer...], "discriminator": [layer...]}`
     /// with layers like `{"type": "conv2d", "out": 32, "kernel": 4, "stride": 2, "padding": 1, "bias": false}`.
     /// Types: linear, conv2d, convtranspose2d, upsample, batchnorm, reshape, flatten, relu,
-    /// leakyrelu (slope), tanh, sigmoid, identity, dropout (rate). Input sizes are inferred.
+    /// leakyrelu (slope), tanh, sigmoid, identity, dropout (rate). Input sizes are inferred; a key
+    /// left out takes `LayerDefaults`' value, as in model.json (leakyrelu's slope: 0.01).
     public static func parse(_ data: Data, path: String) throws -> GANArchitecture {
         func fail(_ reason: String) -> ArchitectureError { ArchitectureError(path: path, reason: reason) }
         let root: JSONValue
@@ -172,25 +173,24 @@ public struct GANArchitecture: Equatable, Sendable {
                                             stride: try opt("stride", 1), padding: try opt("padding", 0),
                                             outputPadding: try opt("output_padding", 0), bias: bias)
                 case "upsample": return .upsample(scale: try opt("scale", 2))
-                case "batchnorm": return .batchNorm(eps: try num("eps", 1e-5), momentum: try num("momentum", 0.1))
+                case "batchnorm":
+                    return .batchNorm(eps: try num("eps", LayerDefaults.batchNormEps),
+                                      momentum: try num("momentum", LayerDefaults.batchNormMomentum))
                 case "reshape":
                     guard case .array(let a)? = o["shape"] else { throw fail("\(at) needs 'shape', e.g. [128, 7, 7]") }
                     return .reshape(try a.map { try int($0, "\(at) 'shape'") })
                 case "flatten": return .flatten
-                case "relu": return .activation(.relu)
-                case "tanh": return .activation(.tanh)
-                case "sigmoid": return .activation(.sigmoid)
-                case "identity": return .activation(.identity)
-                case "leakyrelu":
-                    let slope = try num("slope", 0.2)
-                    guard slope > 0 else { throw fail("\(at) 'slope' must be positive") }
-                    return .activation(.leakyReLU(slope: slope))
                 case "dropout":
-                    let rate = try num("rate", 0.5)
+                    let rate = try num("rate", LayerDefaults.dropoutRate)
                     guard rate >= 0, rate < 1 else { throw fail("\(at) 'rate' must be in [0, 1)") }
                     return .dropout(rate: rate)
                 default:
-                    throw fail("\(at): unknown type \"\(type)\"")
+                    let slope = type == "leakyrelu" ? try num("slope", LayerDefaults.leakyReLUSlope) : nil
+                    if let slope, slope <= 0 { throw fail("\(at) 'slope' must be positive") }
+                    guard let activation = LayerDefaults.activation(type: type, slope: slope) else {
+                        throw fail("\(at): unknown type \"\(type)\"")
+                    }
+                    return .activation(activation)
                 }
             }
         }

@@ -50,7 +50,8 @@ public struct ToyGAN {
         c.discriminatorOptimizer = .sgd(learningRate: discriminatorRate, momentum: momentum, nesterov: true)
         c.schedule = decay
         c.initialisation = .fanInUniform
-        c.prior = .stratified(low: -5, high: 5)
+        c.prior = .uniform(low: -5, high: 5)
+        c.stratifiedNoise = true
         c.seed = seed
         c.sampleCount = 1000
         return try GANTrainer(config: c, data: GaussianSamples(mean: mean, std: std, batchesPerEpoch: discriminatorSteps))

@@ -61,22 +61,20 @@ public final class ShuffledImages: RealSamples {
     }
 }
 
-/// How latents are drawn.
-public enum LatentPrior: Equatable, Sendable {
-    case normal
-    case uniform(low: Float, high: Float)
-    /// Evenly spaced over [low, high] plus a little uniform jitter (the 1-D toy's noise).
-    case stratified(low: Float, high: Float)
-
-    public func sample(count: Int, size: Int, rng: inout RandomStream) -> Tensor {
+extension LatentDistribution {
+    /// A (count, size) batch of latents from training's stream, computed in Float (Latent's
+    /// seeded sampler computes in Double; each keeps its own bits). `stratified`: evenly
+    /// spaced over a uniform prior's [low, high] plus a little uniform jitter (the 1-D toy's
+    /// noise); a normal prior ignores it.
+    public func sample(count: Int, size: Int, stratified: Bool = false, rng: inout RandomStream) -> Tensor {
         var t = Tensor(zeros: [count, size])
         for i in 0..<t.count {
             switch self {
             case .normal: t.data[i] = Float(rng.nextNormal())
-            case .uniform(let lo, let hi): t.data[i] = lo + (hi - lo) * Float(rng.nextUnit())
-            case .stratified(let lo, let hi):
+            case .uniform(let lo, let hi) where stratified:
                 let n = t.count
                 t.data[i] = lo + (hi - lo) * Float(i) / Float(max(1, n - 1)) + 0.01 * Float(rng.nextUnit())
+            case .uniform(let lo, let hi): t.data[i] = lo + (hi - lo) * Float(rng.nextUnit())
             }
         }
         return t
@@ -116,7 +114,9 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Decay of both learning rates, per epoch of real batches.
     public var schedule = LearningRateSchedule()
     public var initialisation: Initialisation = .dcgan
-    public var prior: LatentPrior = .normal
+    /// How latents are drawn; with `stratifiedNoise`, evenly spaced over a uniform prior.
+    public var prior: LatentDistribution = .normal
+    public var stratifiedNoise = false
     public var seed: UInt64 = 0
     /// Images in the fixed noise batch used for progress samples.
     public var sampleCount = 64
@@ -127,8 +127,14 @@ public struct TrainingConfig: Equatable, Sendable {
 
     /// A one-line fingerprint stored in checkpoints, so a resume with other settings is refused.
     public var fingerprint: String {
-        "\(architecture)|\(batchSize)|\(discriminatorSteps)|\(loss)|\(generatorOptimizer)|\(discriminatorOptimizer)|\(schedule)|\(initialisation)|\(prior)|\(seed)"
+        "\(architecture)|\(batchSize)|\(discriminatorSteps)|\(loss)|\(generatorOptimizer)|\(discriminatorOptimizer)|\(schedule)|\(initialisation)|\(priorText)|\(seed)"
             + (conditional.map { "|\($0)" } ?? "")
+    }
+
+    /// The prior as fingerprints have always written it (the toy's noise as "stratified(...)").
+    private var priorText: String {
+        if stratifiedNoise, case .uniform(let lo, let hi) = prior { return "stratified(low: \(lo), high: \(hi))" }
+        return "\(prior)"
     }
 }
 
@@ -202,7 +208,7 @@ public final class GANTrainer {
         generatorOptimizer = config.generatorOptimizer.make()
         discriminatorOptimizer = config.discriminatorOptimizer.make()
         var rn = RandomStream(seed: config.seed, purpose: StreamPurpose.fixedNoise.rawValue, index: 0)
-        fixedNoise = config.prior.sample(count: config.sampleCount, size: arch.latentSize, rng: &rn)
+        fixedNoise = config.prior.sample(count: config.sampleCount, size: arch.latentSize, stratified: config.stratifiedNoise, rng: &rn)
         if let cond = config.conditional {
             // N(0, 1) as PyTorch's nn.Embedding starts.
             var re = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseEmbeddings.rawValue, index: 0)
@@ -245,7 +251,7 @@ public final class GANTrainer {
             let real = data.batch(number: number, size: b, range: range, rng: &rng)
             let realLabels = latentJoin == nil ? nil : data.labels(number: number, size: b)
             let fakeLabels = sampleLabels(b, rng: &labelRng)
-            let fake = generate(c.prior.sample(count: b, size: z, rng: &rng), labels: fakeLabels, training: true, rng: &rng)
+            let fake = generate(c.prior.sample(count: b, size: z, stratified: c.stratifiedNoise, rng: &rng), labels: fakeLabels, training: true, rng: &rng)
             for p in dParameters { p.zeroGradient() }
             let realLogits = discriminate(real, labels: realLabels, rng: &rng)                 // (N, 1)
             let r = c.loss.discriminatorReal(realLogits)
@@ -259,7 +265,7 @@ public final class GANTrainer {
         }
         for p in gParameters { p.zeroGradient() }
         let labels = sampleLabels(b, rng: &labelRng)
-        let fake = generate(c.prior.sample(count: b, size: z, rng: &rng), labels: labels, training: true, rng: &rng)
+        let fake = generate(c.prior.sample(count: b, size: z, stratified: c.stratifiedNoise, rng: &rng), labels: labels, training: true, rng: &rng)
         let logits = discriminate(fake, labels: labels, rng: &rng)
         let g = c.loss.generator(fake: logits)
         let gradFake = discriminatorInputGradient(g.gradFake)
@@ -346,20 +352,21 @@ public final class GANTrainer {
     public func loadCheckpoint(from url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw CheckpointError(path: url.path, reason: "cannot read it (\(error.localizedDescription)); check --resume's path")
+            throw CheckpointError(.io, path: url.path, "cannot read it (\(error.localizedDescription))", hint: "Check --resume's path.")
         }
         let records = try SafeTensors.decode(data, path: url.path)
         let meta = try checkpointMetadata(data, path: url.path)
         guard meta["format"] == "forger-checkpoint", let stepText = meta["step"], let savedStep = Int(stepText) else {
-            throw CheckpointError(path: url.path, reason: "not a Forger training checkpoint")
+            throw CheckpointError(.notACheckpoint, path: url.path, "not a Forger training checkpoint", hint: "")
         }
         guard meta["config"] == config.fingerprint else {
-            throw CheckpointError(path: url.path, reason: "it was written with other training settings; resume with the same preset, data size, seed, batch size, k, loss and optimizer options as the original run")
+            throw CheckpointError(.otherSettings, path: url.path, "it was written with other training settings",
+                                  hint: "Resume with the same preset, data size, seed, batch size, k, loss and optimizer options as the original run.")
         }
         let byName = Dictionary(records.map { ($0.name, $0.record) }, uniquingKeysWith: { a, _ in a })
         func take(_ name: String, _ shape: [Int]) throws -> Tensor {
             guard let r = byName[name], r.shape == shape else {
-                throw CheckpointError(path: url.path, reason: "tensor \(name) is missing or has another shape than \(shape)")
+                throw CheckpointError(.badTensor, path: url.path, at: name, "missing, or another shape than \(shape)", hint: "")
             }
             return r.tensor
         }
@@ -400,11 +407,7 @@ public final class GANTrainer {
         }
         let out = generator.outputShape
         let arch = config.architecture
-        let distribution: LatentDistribution
-        switch config.prior {
-        case .normal: distribution = .normal
-        case .uniform(let lo, let hi), .stratified(let lo, let hi): distribution = .uniform(low: lo, high: hi)
-        }
+        let distribution = config.prior
         let manifest = ModelManifest(name: name, description: description, latentSize: arch.latentSize,
                                      latentShape: arch.latentShape == nil ? nil : generator.inputShape,   // the joined latent's view
                                      distribution: distribution,
@@ -415,20 +418,14 @@ public final class GANTrainer {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "checkpoint \(path): \(reason)" }
-}
-
 /// The "__metadata__" strings of a safetensors file.
 func checkpointMetadata(_ data: Data, path: String) throws -> [String: String] {
     let bytes = [UInt8](data.prefix(8))
-    guard bytes.count == 8 else { throw CheckpointError(path: path, reason: "truncated (no safetensors header)") }
+    guard bytes.count == 8 else { throw CheckpointError(.truncated, path: path, "no safetensors header", hint: "") }
     let length = bytes.enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
     guard length > 0, 8 + length <= data.count,
           case .object(let top)? = try? JSONDecoder().decode(JSONValue.self, from: data.subdata(in: 8..<(8 + length))) else {
-        throw CheckpointError(path: path, reason: "the safetensors header is unreadable")
+        throw CheckpointError(.notACheckpoint, path: path, "the safetensors header is unreadable", hint: "")
     }
     guard case .object(let meta)? = top["__metadata__"] else { return [:] }
     return meta.compactMapValues { if case .string(let s) = $0 { return s } else { return nil } }

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import ForgerCLI
+import Benchmarks
 
 /// `forger bench`'s GAN training row: the code path runs on a tiny batch and prints its columns.
 /// Not a timing test: the figures only have to be positive and consistent with each other.

@@ -16,7 +16,7 @@ final class TrainCommandTests: CommandTestCase {
          "generator": [{"type": "linear", "out": 32}, {"type": "batchnorm"}, {"type": "relu"},
                        {"type": "reshape", "shape": [2, 4, 4]}, {"type": "upsample", "scale": 2},
                        {"type": "conv2d", "out": 1, "kernel": 3, "padding": 1}, {"type": "tanh"}],
-         "discriminator": [{"type": "conv2d", "out": 4, "kernel": 4, "stride": 2, "padding": 1}, {"type": "leakyrelu"},
+         "discriminator": [{"type": "conv2d", "out": 4, "kernel": 4, "stride": 2, "padding": 1}, {"type": "leakyrelu", "slope": 0.2},
                            {"type": "flatten"}, {"type": "linear", "out": 1}]}
         """.utf8).write(to: URL(fileURLWithPath: path))
         return path

@@ -111,7 +111,7 @@ final class ConditionalTrainerTests: XCTestCase {
         // its own class's level (a model ignoring or mixing up labels gets about a third).
         var rng = RandomStream(seed: 99)
         let n = 30
-        let z = LatentPrior.normal.sample(count: n, size: 4, rng: &rng)
+        let z = LatentDistribution.normal.sample(count: n, size: 4, rng: &rng)
         var outputs: [Tensor] = []
         for c in 0..<3 {
             let y = model.generator.forward(z, labels: [Int](repeating: c, count: n))

@@ -1,4 +1,5 @@
-/// A PyTorch checkpoint that could not be read: what was wrong, where, and what to do.
+/// A checkpoint that could not be read — a PyTorch one, or a Forger training checkpoint
+/// (Training's `--resume`): what was wrong, where, and what to do.
 ///
 /// Checkpoints are untrusted input, so every problem found in one (a truncated zip, a wrong
 /// CRC, a pickle that names a class we do not know, a tensor larger than its storage) ends
@@ -16,6 +17,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
         case badTensor          // shape, stride, offset or storage inconsistent
         case limitExceeded      // a size, depth or count beyond what this reader allows
         case key                // the requested key is absent, or a key is needed
+        case otherSettings      // a training checkpoint written with other training settings
     }
 
     public var kind: Kind

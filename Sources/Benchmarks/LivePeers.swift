@@ -6,7 +6,7 @@ import Foundation
 /// line, then answers each "window PEER MODEL BATCH THREADS SECONDS" line with images per second,
 /// and each "train SETTING BATCH SECONDS" line with PyTorch's training iterations per second and
 /// its threads, or with a line starting "error ".
-final class LivePeers {
+public final class LivePeers {
     struct Hello: Decodable {
         let peers: [String: String]
         let missing: [String: String]
@@ -14,17 +14,17 @@ final class LivePeers {
         let openblas_coretype: String?
     }
 
-    let command: String
-    let versions: [String: String]
-    let missing: [String: String]
-    let openblasCoretype: String?
+    public let command: String
+    public let versions: [String: String]
+    public let missing: [String: String]
+    public let openblasCoretype: String?
     private let process = Process()
     private let input: FileHandle
     private let output: FileHandle
     private var buffer = Data()
 
     /// Starts `command` (run by /bin/sh) and reads its first line.
-    init(command: String) throws {
+    public init(command: String) throws {
         self.command = command
         // A child that dies must not take Forger with it when the next request is written.
         signal(SIGPIPE, SIG_IGN)
@@ -34,14 +34,14 @@ final class LivePeers {
         process.standardInput = toChild
         process.standardOutput = fromChild
         do { try process.run() } catch {
-            throw UserError("--peer-server '\(command)': could not start it: \(error.localizedDescription)")
+            throw BenchmarkError("--peer-server '\(command)': could not start it: \(error.localizedDescription)")
         }
         input = toChild.fileHandleForWriting
         output = fromChild.fileHandleForReading
         let first = LivePeers.readLine(output, &buffer)
         guard let line = first, let hello = try? JSONDecoder().decode(Hello.self, from: Data(line.utf8)) else {
             process.terminate()
-            throw UserError("--peer-server '\(command)': expected a JSON line of peers first, got "
+            throw BenchmarkError("--peer-server '\(command)': expected a JSON line of peers first, got "
                             + (first.map { "'\($0)'" } ?? "nothing (did it exit?)")
                             + "; run it by hand to see why (Tools/bench_peers.py --serve MODELS_DIR)")
         }
@@ -51,37 +51,37 @@ final class LivePeers {
     }
 
     /// Images per second of one window of `peer` on `model`, or why there is none.
-    func window(peer: String, model: String, batch: Int, threads: Int, seconds: Double) -> Result<Double, UserError> {
+    public func window(peer: String, model: String, batch: Int, threads: Int, seconds: Double) -> Result<Double, BenchmarkError> {
         ask("window \(peer) \(model) \(batch) \(threads) \(seconds)").flatMap { reply in
             if let rate = Double(reply), rate > 0 { return .success(rate) }
-            return .failure(UserError("unexpected reply '\(reply)'"))
+            return .failure(BenchmarkError("unexpected reply '\(reply)'"))
         }
     }
 
     /// PyTorch's GAN training iterations per second in one window at `setting` ("1", "default"
     /// or a thread count, each in a process of its own), and the threads it ran on.
-    func train(setting: String, batch: Int, seconds: Double) -> Result<(Double, Int), UserError> {
+    public func train(setting: String, batch: Int, seconds: Double) -> Result<(Double, Int), BenchmarkError> {
         ask("train \(setting) \(batch) \(seconds)").flatMap { reply in
             let words = reply.split(separator: " ")
             if words.count == 2, let rate = Double(words[0]), rate > 0, let threads = Int(words[1]) { return .success((rate, threads)) }
-            return .failure(UserError("unexpected reply '\(reply)'"))
+            return .failure(BenchmarkError("unexpected reply '\(reply)'"))
         }
     }
 
     /// Sends one request line and reads the reply line; a reply starting "error " is a failure
     /// with the server's reason.
-    private func ask(_ request: String) -> Result<String, UserError> {
+    private func ask(_ request: String) -> Result<String, BenchmarkError> {
         do { try input.write(contentsOf: Data((request + "\n").utf8)) } catch {
-            return .failure(UserError("the peer server stopped (\(error.localizedDescription))"))
+            return .failure(BenchmarkError("the peer server stopped (\(error.localizedDescription))"))
         }
         guard let reply = LivePeers.readLine(output, &buffer) else {
-            return .failure(UserError("the peer server stopped without answering '\(request)'"))
+            return .failure(BenchmarkError("the peer server stopped without answering '\(request)'"))
         }
-        return reply.hasPrefix("error ") ? .failure(UserError(String(reply.dropFirst(6)))) : .success(reply)
+        return reply.hasPrefix("error ") ? .failure(BenchmarkError(String(reply.dropFirst(6)))) : .success(reply)
     }
 
     /// Closes the child's input (it exits at the end of it) and waits for it.
-    func close() {
+    public func close() {
         try? input.close()
         process.waitUntilExit()
     }
@@ -99,4 +99,11 @@ final class LivePeers {
             buffer.append(more)
         }
     }
+}
+
+/// A benchmark that could not run, or a peer that gave no figure: printed as the message.
+public struct BenchmarkError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }

@@ -1,6 +1,7 @@
 import XCTest
 import Tensor
-@testable import Training
+import Training
+@testable import Benchmarks
 
 /// The benchmark's training pair and real batch match what Tools/bench_models.py and
 /// Tools/bench_peers.py build in PyTorch.

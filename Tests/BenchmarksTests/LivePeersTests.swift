@@ -1,11 +1,20 @@
 import XCTest
 import Foundation
-@testable import ForgerCLI
+@testable import Benchmarks
 
 /// `forger bench --peer-server`'s client against stand-in servers (shell scripts speaking the
 /// protocol of Tools/bench_peers.py --serve): figures, a peer's refusal, a server that never
 /// starts and one that dies.
-final class LivePeersTests: CommandTestCase {
+final class LivePeersTests: XCTestCase {
+    var tmp: URL!
+
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("forger-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+
     func script(_ body: String) throws -> String {
         let url = tmp.appendingPathComponent("server-\(UUID().uuidString).sh")
         try Data(body.utf8).write(to: url)

@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import Training
 
 /// The GAN training row of `forger bench`: benchmark generator C with a small conv
 /// discriminator, trained by `GANTrainer` on one fixed real batch. Tools/bench_models.py

@@ -1,4 +1,6 @@
 import Foundation
+import Imaging
+import Safety
 
 /// The GIF encoding benchmark behind `Tools/bench-imaging.sh` (and later `forger bench imaging`).
 ///

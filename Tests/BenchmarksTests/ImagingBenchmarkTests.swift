@@ -1,5 +1,6 @@
 import XCTest
-@testable import Imaging
+import Imaging
+@testable import Benchmarks
 
 /// Runs the GIF benchmark only when FORGER_BENCH=1 (see Tools/bench-imaging.sh); skipped otherwise.
 final class ImagingBenchmarkTests: XCTestCase {
