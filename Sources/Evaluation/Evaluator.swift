@@ -22,6 +22,8 @@ public struct EvaluationSettings: Equatable, Sendable {
     public var batchSize = 250
     /// SWD's parameters (the paper's by default).
     public var swd = SlicedWasserstein()
+    /// The real-vs-generated judge (`TwoSampleJudge`), or nil to skip it.
+    public var twoSample: TwoSampleJudge.Settings?
 
     public init() {}
 }
@@ -42,8 +44,12 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         /// Real training subset vs `frechetReference`: what a perfect generator would score.
         public var frechetFloor: Double?
         public var frechetReference: String
+        /// A conditional model whose classes are the classifier's: for each class, the share
+        /// of the samples asked for it that the classifier labels as it (1 is perfect).
+        public var requestedClassAgreement: [ClassShare]?
         enum CodingKeys: String, CodingKey {
             case classifier
+            case requestedClassAgreement = "requested_class_agreement"
             case classifierTestAccuracy = "classifier_test_accuracy", classShares = "class_shares"
             case meanConfidence = "mean_confidence", frechetDistance = "frechet_distance"
             case frechetFloor = "frechet_floor", frechetReference = "frechet_reference"
@@ -74,12 +80,14 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     /// SWD between two disjoint real sets of the same size: the floor.
     public var swdFloor: SlicedWasserstein.Result?
     public var nearest: NearestMetrics
+    /// How well a CNN trained to tell real from generated images does on ones it has not seen.
+    public var twoSample: TwoSampleJudge.Result?
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
         case model, data, samples, seed, swd, nearest, seconds
         case weightsSHA256 = "weights_sha256", testData = "test_data", classifierMetrics = "classifier"
-        case swdFloor = "swd_floor"
+        case swdFloor = "swd_floor", twoSample = "two_sample"
     }
 }
 
@@ -124,7 +132,8 @@ public enum Evaluator {
         var classifierMetrics: EvaluationReport.ClassifierMetrics? = nil
         if let classifier {
             log("classifying samples and real images with \(classifier.manifest.name)")
-            classifierMetrics = classify(samples, train: train, trainOrder: order, test: test, classifier: classifier, settings: settings)
+            classifierMetrics = classify(samples, train: train, trainOrder: order, test: test, classifier: classifier, settings: settings,
+                                         requested: requestedClasses(model, count: count, classifier: classifier))
         }
 
         log("SWD on \(settings.swdImages) samples and \(settings.swdImages) training images")
@@ -149,9 +158,18 @@ public enum Evaluator {
         let nearest = EvaluationReport.NearestMetrics(pairs: matches.count, medianSampleDistance: median(matches.map(\.distance)),
                                                       minimumSampleDistance: matches.map(\.distance).min() ?? 0,
                                                       medianRealDistance: realMedian)
+        var twoSample: TwoSampleJudge.Result? = nil
+        if let judge = settings.twoSample {
+            // Fresh samples (seeds after the ones above) and the training images SWD uses least.
+            let n = judge.trainImages + judge.testImages
+            log("training a real-vs-generated judge on \(judge.trainImages) images of each kind, testing it on \(judge.testImages) more")
+            let generated = generate(model, count: n, seed: settings.seed &+ UInt64(count), batchSize: settings.batchSize)
+            twoSample = try TwoSampleJudge.run(real: subset(train, Array(order.suffix(n))), generated: generated, settings: judge)
+        }
         let report = EvaluationReport(model: m.name, weightsSHA256: model.weightsHash, data: train.source, testData: test?.source,
                                       samples: count, seed: settings.seed, classifierMetrics: classifierMetrics,
-                                      swd: swdResult, swdFloor: swdFloor, nearest: nearest, seconds: Date().timeIntervalSince(start).rounded())
+                                      swd: swdResult, swdFloor: swdFloor, nearest: nearest, twoSample: twoSample,
+                                      seconds: Date().timeIntervalSince(start).rounded())
         return (report, grid)
     }
 
@@ -180,8 +198,15 @@ public enum Evaluator {
                             source: "samples of \(m.name) (seed \(seed))")
     }
 
+    /// The class each sample was generated for (`generate` cycles through them), when the
+    /// model is conditional on as many classes as the classifier tells apart; else nil.
+    static func requestedClasses(_ model: LoadedModel, count: Int, classifier: Classifier) -> [Int]? {
+        guard let classes = model.manifest.conditioning?.classes, classes == classifier.manifest.classes.count else { return nil }
+        return (0..<count).map { $0 % classes }
+    }
+
     static func classify(_ samples: ImageDataset, train: ImageDataset, trainOrder: [Int], test: ImageDataset?,
-                         classifier: Classifier, settings: EvaluationSettings) -> EvaluationReport.ClassifierMetrics {
+                         classifier: Classifier, settings: EvaluationSettings, requested: [Int]? = nil) -> EvaluationReport.ClassifierMetrics {
         let range = (classifier.manifest.inputRange[0], classifier.manifest.inputRange[1])
         func run(_ set: ImageDataset, _ indices: [Int]) -> (features: Tensor, probabilities: Tensor) {
             // In slices, so only one slice of floats is alive at a time.
@@ -197,12 +222,16 @@ public enum Evaluator {
         }
         let generated = run(samples, Array(0..<samples.count))
         let k = classifier.manifest.classes.count
-        var counts = [Int](repeating: 0, count: k)
+        var counts = [Int](repeating: 0, count: k), asked = [Int](repeating: 0, count: k), agreed = [Int](repeating: 0, count: k)
         var confidence = 0.0
         for i in 0..<samples.count {
             let top = argmax(generated.probabilities.data, row: i, width: k)
             counts[top] += 1
             confidence += Double(generated.probabilities.data[i * k + top])
+            if let requested {
+                asked[requested[i]] += 1
+                if requested[i] == top { agreed[top] += 1 }
+            }
         }
         let n = Double(samples.count)
         let floorCount = min(settings.floorImages, train.count)
@@ -222,7 +251,10 @@ public enum Evaluator {
                      classShares: zip(classifier.manifest.classes, counts).map { .init(label: $0, share: Double($1) / n) },
                      meanConfidence: confidence / n,
                      frechetDistance: FrechetDistance.distance(FeatureStatistics(features: generated.features), reference),
-                     frechetFloor: floor, frechetReference: referenceName)
+                     frechetFloor: floor, frechetReference: referenceName,
+                     requestedClassAgreement: requested == nil ? nil : zip(classifier.manifest.classes, zip(agreed, asked)).map {
+                         .init(label: $0, share: Double($1.0) / Double(max(1, $1.1)))
+                     })
     }
 
     /// Images `indices` of a set as a new set (labels kept).

@@ -17,6 +17,11 @@ public enum EvaluationTable {
             row("  min / max share", "\(f(100 * (shares.min() ?? 0), 1))% / \(f(100 * (shares.max() ?? 0), 1))%"
                 + " (every class within \(f(50 * uniform, 1))-\(f(150 * uniform, 1))%: \(balanced ? "yes" : "no"))")
             row("mean top-class confidence", f(c.meanConfidence))
+            if let agreement = c.requestedClassAgreement {
+                row("asked-for class recognised", agreement.map { "\($0.label): \(f(100 * $0.share, 1))%" }.joined(separator: "  "))
+                let shares = agreement.map(\.share)
+                row("  min / mean", "\(f(100 * (shares.min() ?? 0), 1))% / \(f(100 * shares.reduce(0, +) / Double(max(1, shares.count)), 1))%")
+            }
             row("Fréchet distance (features)", "\(f(c.frechetDistance)) vs \(c.frechetReference)")
             if let floor = c.frechetFloor { row("  floor (real train vs same)", f(floor)) }
         }
@@ -27,6 +32,10 @@ public enum EvaluationTable {
         }
         row("nearest training image (L2)", "median \(f(r.nearest.medianSampleDistance)), min \(f(r.nearest.minimumSampleDistance)) over \(r.nearest.pairs) samples")
         if let real = r.nearest.medianRealDistance { row("  real test images", "median \(f(real))") }
+        if let j = r.twoSample {
+            row("real-vs-generated judge", "held-out accuracy \(f(100 * j.accuracy, 1))% (50% = cannot tell them apart)")
+            row("  real / generated right", "\(f(100 * j.realAccuracy, 1))% / \(f(100 * j.generatedAccuracy, 1))%; trained on \(j.trainImages) + \(j.trainImages), \(j.epochs) epochs, tested on \(j.testImages) + \(j.testImages)")
+        }
         return lines.joined(separator: "\n")
     }
 }

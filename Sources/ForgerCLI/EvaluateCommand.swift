@@ -47,6 +47,8 @@ struct EvaluateModel: ParsableCommand {
     var swdImages = 2048
     @Option(help: "Samples shown beside their nearest training image.")
     var nnPairs = 32
+    @Option(help: "Also train a small CNN to tell real images from samples on N of each (then tested on N/4 unseen ones of each): its held-out accuracy, 50% when it cannot tell them apart. 0: skip.")
+    var twoSample = 0
     @Option(name: .shortAndLong, help: "Latent seed of the samples; also seeds SWD.")
     var seed: UInt64 = 0
     @Option(help: "Write the sample | nearest training image grid to this PNG.")
@@ -61,6 +63,7 @@ struct EvaluateModel: ParsableCommand {
         guard swdImages >= 1, swdImages <= samples else { throw ValidationError("--swd-images must be between 1 and --samples") }
         guard nnPairs >= 1, nnPairs <= samples else { throw ValidationError("--nn-pairs must be between 1 and --samples") }
         if let imageSize, imageSize < 4 { throw ValidationError("--image-size must be at least 4") }
+        if twoSample != 0 { try Limits.check(twoSample, 40...50_000, "--two-sample") }
         if noClassifier && classifier != nil { throw ValidationError("give --classifier or --no-classifier, not both") }
     }
 
@@ -82,6 +85,7 @@ struct EvaluateModel: ParsableCommand {
         }
         var settings = EvaluationSettings()
         settings.samples = samples; settings.seed = seed; settings.swdImages = swdImages; settings.nearestPairs = nnPairs
+        if twoSample > 0 { settings.twoSample = TwoSampleJudge.Settings(trainImages: twoSample, testImages: twoSample / 4, seed: seed) }
         let report: EvaluationReport, grid: PixelImage
         do {
             (report, grid) = try Evaluator.evaluate(model, train: train, test: test, classifier: chosen, settings: settings) { line in

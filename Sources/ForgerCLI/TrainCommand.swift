@@ -92,6 +92,8 @@ struct Train: ParsableCommand {
     var lrDecay: Float = 1
     @Option(help: "Epochs between learning-rate decays.")
     var lrDecayEvery = 1
+    @Option(help: "Keep an exponential moving average of G's weights with this decay (such as 0.999; the first steps use less) and export it, and draw progress grids with it, instead of the last step's weights.")
+    var ema: Float?
     @Option(help: "Weight initialisation: \(Initialisation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var initialisation: Initialisation = .dcgan
     @Option(name: .shortAndLong, help: "Seed of every random choice (weights, order, noise, dropout).")
@@ -128,6 +130,7 @@ struct Train: ParsableCommand {
         guard lr > 0, (dLr ?? lr) > 0 else { throw ValidationError("learning rates must be positive") }
         guard lrDecay > 0, lrDecay <= 1, lrDecayEvery >= 1 else { throw ValidationError("--lr-decay must be in (0, 1] and --lr-decay-every at least 1") }
         if let width, width < 1 { throw ValidationError("--width must be at least 1") }
+        if let ema, !(ema > 0 && ema < 1) { throw ValidationError("--ema must lie between 0 and 1 (such as 0.999), not \(ema)") }
         if !conditional, classJoin != nil || embeddingSize != nil {
             throw ValidationError("--class-join and --embedding-size are for conditional training; add --conditional")
         }
@@ -163,6 +166,7 @@ struct Train: ParsableCommand {
         config.schedule = LearningRateSchedule(factor: lrDecay, every: lrDecayEvery)
         config.initialisation = initialisation
         config.seed = seed
+        config.averageDecay = ema
         if conditional {
             guard dataset.labels != nil else {
                 throw UserError("--conditional needs labelled data: give --labels LABELS (an IDX label file) with IDX or .npy images, or put each class's PNGs in its own subfolder of --data \(data)")
@@ -292,6 +296,7 @@ struct Train: ParsableCommand {
             "finished": .bool(outcome == .finished),
         ]
         if let cond = c.conditional { o["conditional"] = .string(cond.summary) }
+        if let decay = c.averageDecay { o["exported_weights"] = .string("exponential moving average of G, decay \(decay)") }
         if let last {
             o["final_losses"] = .object(["discriminator": .number(Double(last.discriminatorLoss)),
                                          "generator": .number(Double(last.generatorLoss)),

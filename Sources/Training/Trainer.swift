@@ -122,13 +122,16 @@ public struct TrainingConfig: Equatable, Sendable {
     public var sampleCount = 64
     /// Class-conditional training (the data must be labelled), or nil.
     public var conditional: ConditionalSettings?
+    /// Decay of the generator's weight average (`WeightAverage`), or nil to export the live
+    /// generator as it stands after the last step.
+    public var averageDecay: Float?
 
     public init(architecture: GANArchitecture) { self.architecture = architecture }
 
     /// A one-line fingerprint stored in checkpoints, so a resume with other settings is refused.
     public var fingerprint: String {
         "\(architecture)|\(batchSize)|\(discriminatorSteps)|\(loss)|\(generatorOptimizer)|\(discriminatorOptimizer)|\(schedule)|\(initialisation)|\(priorText)|\(seed)"
-            + (conditional.map { "|\($0)" } ?? "")
+            + (conditional.map { "|\($0)" } ?? "") + (averageDecay.map { "|ema(\($0))" } ?? "")
     }
 
     /// The prior as fingerprints have always written it (the toy's noise as "stratified(...)").
@@ -166,6 +169,8 @@ public final class GANTrainer {
     public let labelChannels: LabelChannels?
     /// Classes of the fixed noise batch: 0, 1, ..., classes - 1, 0, 1, ... (nil: unconditional).
     public let fixedLabels: [Int]?
+    /// The average of `averagedTensors` that samples and the exported model use, or nil.
+    public private(set) var average: WeightAverage?
     public var range: (Float, Float) { config.architecture.outputRange }
 
     public init(config: TrainingConfig, data: RealSamples) throws {
@@ -173,6 +178,9 @@ public final class GANTrainer {
         var rg = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseGenerator.rawValue, index: 0)
         var rd = RandomStream(seed: config.seed, purpose: StreamPurpose.initialiseDiscriminator.rawValue, index: 0)
         var generatorInput = arch.latentShape ?? [arch.latentSize], discriminatorInput = data.sampleShape
+        if let decay = config.averageDecay, !(decay > 0 && decay < 1) {
+            throw ArchitectureError(path: arch.name, reason: "the weight average's decay must lie between 0 and 1 (such as 0.999), not \(decay)")
+        }
         if let cond = config.conditional {
             guard data.classCount > 0 else {
                 throw ConditionalError("the data has no labels; give --labels with IDX or .npy images, or put each class's PNGs in its own subfolder")
@@ -221,6 +229,9 @@ public final class GANTrainer {
         } else {
             latentJoin = nil; labelChannels = nil; fixedLabels = nil
         }
+        if let decay = config.averageDecay {
+            average = WeightAverage(decay: decay, following: averagedTensors.map(\.parameter))
+        }
     }
 
     /// G's trained tensors by checkpoint name: the network's, then its class embedding.
@@ -231,6 +242,17 @@ public final class GANTrainer {
     /// D's trained tensors by checkpoint name: the network's, then its label-channel embedding.
     public var discriminatorParameters: [(name: String, parameter: Parameter)] {
         discriminator.namedParameters + (labelChannels.map { [("embedding", $0.embedding.table)] } ?? [])
+    }
+
+    /// What the weight average follows: G's trained tensors and its batch-norm statistics.
+    public var averagedTensors: [(name: String, parameter: Parameter)] {
+        generatorParameters + generator.namedBuffers
+    }
+
+    /// Runs `body` with the averaged generator in place (the live one without an average).
+    public func withExportedGenerator<T>(_ body: () throws -> T) rethrows -> T {
+        guard let average else { return try body() }
+        return try average.withAverage(in: averagedTensors.map(\.parameter), body)
     }
 
     public var batchesPerEpoch: Int { data.batchesPerEpoch(batchSize: config.batchSize) }
@@ -272,16 +294,17 @@ public final class GANTrainer {
         generatorBackward(gradFake)
         generatorOptimizer.step(gParameters, learningRate: generatorOptimizer.learningRate * lrFactor)
         step += 1
+        average?.update(averagedTensors.map(\.parameter), afterStep: step)
         return StepStats(step: step, epoch: epoch, discriminatorLoss: dLoss, generatorLoss: g.loss,
                          realScore: realScore, fakeScore: meanProbability(logits),
                          learningRate: generatorOptimizer.learningRate * lrFactor)
     }
 
-    /// G's outputs for the fixed noise batch with running batch-norm statistics (as the
-    /// exported model computes them): (S, C, H, W).
+    /// The exported generator's outputs for the fixed noise batch (the weight average when
+    /// there is one; running batch-norm statistics): (S, C, H, W).
     public func samples() -> Tensor {
         var rng = RandomStream(seed: 0)
-        return generate(fixedNoise, labels: fixedLabels, training: false, rng: &rng)
+        return withExportedGenerator { generate(fixedNoise, labels: fixedLabels, training: false, rng: &rng) }
     }
 
     // MARK: Conditioning
@@ -341,6 +364,9 @@ public final class GANTrainer {
         }
         add("G.", generatorParameters, generator, generatorOptimizer)
         add("D.", discriminatorParameters, discriminator, discriminatorOptimizer)
+        if let average {
+            for ((name, _), value) in zip(averagedTensors, average.values) { tensors.append(("G_ema.\(name)", TensorRecord(value))) }
+        }
         let next = RandomStream(seed: config.seed, purpose: StreamPurpose.step.rawValue, index: UInt64(step))
         let meta = ["format": "forger-checkpoint", "step": "\(step)", "seed": "\(config.seed)",
                     "rng_state": "\(next.state)", "G.opt_steps": "\(generatorOptimizer.stepCount)",
@@ -380,16 +406,24 @@ public final class GANTrainer {
         }
         try restore("G.", generatorParameters, generator, generatorOptimizer, steps: meta["G.opt_steps"])
         try restore("D.", discriminatorParameters, discriminator, discriminatorOptimizer, steps: meta["D.opt_steps"])
+        if let average {
+            average.values = try averagedTensors.map { name, p in try take("G_ema.\(name)", p.value.shape) }
+        }
         step = savedStep
     }
 
     // MARK: Export
 
-    /// The generator as a Forger model directory (model.json + weights.safetensors); a
+    /// The generator as a Forger model directory (model.json + weights.safetensors), its
+    /// weight average when training keeps one; a
     /// conditional one declares its class embedding ("embedding") in model.json's conditioning.
     /// An unconditional model gets its discriminator too (`SavedDiscriminator`), written before
     /// the manifest that names it.
     public func exportModel(to directory: URL, name: String, description: String, training: JSONValue?) throws {
+        try withExportedGenerator { try exportModelAsItStands(to: directory, name: name, description: description, training: training) }
+    }
+
+    private func exportModelAsItStands(to directory: URL, name: String, description: String, training: JSONValue?) throws {
         var extra: [String: JSONValue] = [:]
         if latentJoin == nil {
             if !FileManager.default.fileExists(atPath: directory.path) {

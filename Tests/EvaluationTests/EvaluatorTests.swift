@@ -141,4 +141,60 @@ final class EvaluatorTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("--data") && "\(e)".contains("1x16x16"), "\(e)")
         }
     }
+
+    /// A conditional generator that ignores its latent and draws shape `drawn[c]` for class c
+    /// (a bright horizontal bar, vertical bar or square at a fixed place).
+    func classModel(drawing drawn: [Int]) throws -> (LoadedModel, URL) {
+        var rng = RandomStream(seed: 5)
+        let net = try Network(inputShape: [4 + 3], blueprints: [.linear(out: 256, bias: false), .reshape([1, 16, 16]), .activation(.sigmoid)],
+                              initialisation: .heNormal, rng: &rng)
+        let weight = try XCTUnwrap(net.namedParameters.first?.parameter)
+        XCTAssertEqual(weight.value.shape, [256, 7])
+        var w = [Float](repeating: 0, count: 256 * 7)                 // (out, in): latent columns stay 0
+        for c in 0..<3 { for y in 0..<16 { for x in 0..<16 {
+            let on: Bool
+            switch drawn[c] {
+            case 0: on = y >= 6 && y < 9
+            case 1: on = x >= 6 && x < 9
+            default: on = x >= 5 && x < 10 && y >= 5 && y < 10
+            }
+            w[(y * 16 + x) * 7 + 4 + c] = on ? 3 : -3
+        } } }
+        weight.value = Tensor(shape: [256, 7], data: w)
+        var (specs, tensors) = net.exportSpecs()
+        tensors.insert(("embedding", TensorRecord(Tensor(shape: [3, 3], data: [1, 0, 0, 0, 1, 0, 0, 0, 1]))), at: 0)
+        let manifest = ModelManifest(name: "classes", latentSize: 4, outputChannels: 1, outputHeight: 16, outputWidth: 16,
+                                     outputRange: (0, 1),
+                                     conditioning: ConditioningSpec(classes: 3, embedding: "embedding", join: .concatLatentFirst),
+                                     layers: specs)
+        let dir = try temporaryDirectory("classes")
+        try ModelStore.save(manifest, tensors: tensors, to: dir.appendingPathComponent("classes"))
+        return (try ModelStore.load(dir.appendingPathComponent("classes")), dir)
+    }
+
+    /// Per-class mode: each class's share of the samples asked for it that the classifier
+    /// labels as it. A generator that draws the right shapes scores 1 for every class; one that
+    /// swaps classes 0 and 1 scores 0 for those two and still 1 for the third.
+    func testConditionalModelGetsPerClassAgreement() throws {
+        let classifier = try Classifier(manifest: smallClassifierManifest(), seed: 0)
+        _ = try ClassifierTrainer.train(classifier, train: shapes(count: 600, seed: 1), test: shapes(count: 200, seed: 2),
+                                        config: ClassifierTrainingConfig(epochs: 2, batchSize: 16, learningRate: 3e-3, seed: 0))
+        var settings = EvaluationSettings()
+        settings.samples = 30; settings.swdImages = 16; settings.nearestPairs = 4; settings.floorImages = 30
+        settings.swd.descriptorsPerImage = 16; settings.swd.directionsPerRepeat = 16
+        for (drawn, expected) in [([0, 1, 2], [1.0, 1.0, 1.0]), ([1, 0, 2], [0.0, 0.0, 1.0])] {
+            let (model, dir) = try classModel(drawing: drawn)
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let report = try Evaluator.evaluate(model, train: shapes(count: 64, seed: 3), test: nil, classifier: classifier, settings: settings).0
+            let agreement = try XCTUnwrap(report.classifierMetrics?.requestedClassAgreement, "a conditional model gets per-class figures")
+            XCTAssertEqual(agreement.map(\.label), ["h", "v", "sq"])
+            XCTAssertEqual(agreement.map(\.share), expected, "drawing \(drawn)")
+            XCTAssertTrue(EvaluationTable.render(report).contains("asked-for class recognised"))
+        }
+        // An unconditional model has no per-class figures.
+        let (plain, dir) = try tinyModel()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertNil(try Evaluator.evaluate(plain, train: shapes(count: 64, seed: 3), test: nil, classifier: classifier, settings: settings)
+            .0.classifierMetrics?.requestedClassAgreement)
+    }
 }

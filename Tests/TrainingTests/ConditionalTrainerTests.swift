@@ -45,12 +45,6 @@ final class ConditionalTrainerTests: XCTestCase {
         try GANTrainer(config: c, data: ShuffledImages(labelledData(), seed: c.seed, flips: flips))
     }
 
-    func temporaryDirectory(_ name: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("forger-\(name)-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     func testConditionalResumeIsBitExact() throws {
         for (join, optimizer) in [(Conditioning.Join.concatLatentFirst, OptimizerChoice.adam(learningRate: 2e-3, beta1: 0.5, beta2: 0.999)),
                                   (.multiply, .sgd(learningRate: 0.01, momentum: 0.6, nesterov: true))] {

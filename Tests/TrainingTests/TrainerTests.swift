@@ -6,23 +6,6 @@ import ModelIO
 /// The GAN loop on a tiny model: resume equals uninterrupted training bit for bit, and the
 /// exported model loads through ModelStore and computes what the trainer's generator does.
 final class TrainerTests: XCTestCase {
-    func tinyConfig() -> TrainingConfig {
-        let arch = GANArchitecture(
-            name: "tiny", latentSize: 4,
-            generator: [.linear(out: 2 * 4 * 4, bias: true), .batchNorm(eps: 1e-5, momentum: 0.1), .activation(.relu),
-                        .reshape([2, 4, 4]), .upsample(scale: 2),
-                        .conv2d(out: 1, kernel: 3, stride: 1, padding: 1, bias: true), .activation(.tanh)],   // (N, 1, 8, 8)
-            discriminator: [.conv2d(out: 3, kernel: 4, stride: 2, padding: 1, bias: true), .activation(.leakyReLU(slope: 0.2)),
-                            .flatten, .dropout(rate: 0.3), .linear(out: 1, bias: true)])
-        var c = TrainingConfig(architecture: arch)
-        c.batchSize = 4; c.discriminatorSteps = 2; c.seed = 7; c.sampleCount = 4
-        return c
-    }
-
-    func tinyData() -> ImageDataset {
-        ImageDataset(channels: 1, height: 8, width: 8, pixels: (0..<(10 * 64)).map { UInt8(($0 * 37) % 256) }, source: "synthetic")
-    }
-
     func testResumeIsBitExact() throws {
         for optimizer in [OptimizerChoice.adam(learningRate: 2e-3, beta1: 0.5, beta2: 0.999),
                           .sgd(learningRate: 0.01, momentum: 0.6, nesterov: true)] {
