@@ -107,20 +107,10 @@ struct EvaluateModel: ParsableCommand {
 
 }
 
-/// Loads an IDX file (with labels) or another dataset format the way `forger train` does.
+/// Loads real images the way `forger train` does; errors name the option.
 func loadEvaluationData(_ path: String, labels: String?, option: String, imageSize: Int? = nil) throws -> ImageDataset {
-    let url = URL(fileURLWithPath: path)
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-        throw UserError("\(option) \(path): no such file or folder; give an IDX file, a .npy file or a folder of PNGs")
-    }
-    do {
-        if isDir.boolValue { return try DatasetLoader.folder(url, size: imageSize) }
-        let set = url.pathExtension.lowercased() == "npy" ? try DatasetLoader.npy(url)
-            : try DatasetLoader.idx(images: url, labels: labels.map { URL(fileURLWithPath: $0) })
-        return set.adapted(size: imageSize, channels: nil)
-    } catch let e as DatasetError {
-        throw UserError("\(option): \(e)")
+    do { return try DatasetLoader.load(path, labels: labels, size: imageSize) } catch {
+        throw UserError("\(option): \(error)")
     }
 }
 

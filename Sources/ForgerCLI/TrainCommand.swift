@@ -8,13 +8,8 @@ import NN
 import Tensor
 import Training
 
-enum ArchitecturePreset: String, ExpressibleByArgument, CaseIterable {
-    case postMNIST = "post-mnist", dcgan, dcganUpsample = "dcgan-upsample"
-}
-
-enum DataFormat: String, ExpressibleByArgument, CaseIterable {
-    case auto, idx, npy, folder
-}
+extension GANArchitecture.Preset: ExpressibleByArgument {}
+extension DatasetFormat: ExpressibleByArgument {}
 
 extension GANLoss: ExpressibleByArgument {}
 extension Initialisation: ExpressibleByArgument {}
@@ -22,7 +17,7 @@ extension Conditioning.Join: ExpressibleByArgument {}
 
 enum OptimizerKind: String, ExpressibleByArgument, CaseIterable { case adam, sgd }
 
-/// Set by SIGINT; the training loop checkpoints and stops at the next step.
+/// Set on Ctrl-C (from the interrupt queue); the training loop checkpoints and stops at the next step.
 nonisolated(unsafe) var trainingInterrupted: Int32 = 0
 
 struct Train: ParsableCommand {
@@ -41,7 +36,7 @@ struct Train: ParsableCommand {
         """)
 
     @Option(help: "Architecture preset: post-mnist (the 2016 post's 28x28 generator), dcgan (28, 32, 64 px), or dcgan-upsample (32, 64 px: G grows by nearest upsampling + 3x3 conv).")
-    var preset: ArchitecturePreset = .postMNIST
+    var preset: GANArchitecture.Preset = .postMNIST
     @Option(help: "Custom architecture JSON (generator and discriminator layers); overrides --preset.")
     var architecture: String?
     @Option(help: "Channel width (post-mnist: first conv, default 16; dcgan, dcgan-upsample: ngf = ndf, default 64).")
@@ -60,7 +55,7 @@ struct Train: ParsableCommand {
     @Option(help: "Conditional: G's class embedding size (default: the class count; multiply: the latent size).")
     var embeddingSize: Int?
     @Option(help: "Data format (auto: by extension and contents).")
-    var dataFormat: DataFormat = .auto
+    var dataFormat: DatasetFormat = .auto
     @Option(help: "Resize every image to N x N (dcgan: 28, 32 or 64).")
     var imageSize: Int?
     @Option(help: "Convert images to 1 (grey) or 3 (colour) channels.")
@@ -196,14 +191,16 @@ struct Train: ParsableCommand {
             log("training \(arch.name): G \(trainer.generator.parameterCount) parameters, D \(trainer.discriminator.parameterCount); \(dataset.count) images \(dataset.channels)x\(dataset.height)x\(dataset.width) from \(dataset.source); \(config.conditional.map { "conditional (\($0.summary)); " } ?? "")\(trainer.batchesPerEpoch) batches per epoch; steps \(trainer.step) -> \(total)")
         }
         trainingInterrupted = 0
-        let previous = signal(SIGINT) { _ in trainingInterrupted = 1 }
-        defer { signal(SIGINT, previous) }
         let run = TrainingRun(totalSteps: total, sampleEvery: sampleEvery, checkpointEvery: checkpointEvery, checkpoint: checkpoint)
-        let (outcome, last) = try run.run(trainer, reporter: reporter)
+        // Ctrl-C asks the loop to stop at the next step, checkpoint and export; a second one ends it.
+        let (outcome, last) = try TemporaryFiles.whileInterruptStops({ trainingInterrupted = 1 }) {
+            try run.run(trainer, reporter: reporter)
+        }
         try reporter.writeAnimation(to: outDir.appendingPathComponent("progress.gif"))
         let seconds = Date().timeIntervalSince(started)
         let modelName = name ?? outDir.lastPathComponent
-        let info = trainingRecord(trainer: trainer, dataset: dataset, last: last, seconds: seconds, outcome: outcome)
+        let info = trainer.record(command: (["forger"] + CommandLine.arguments.dropFirst()).joined(separator: " "), dataset: dataset,
+                                  last: last, seconds: seconds, finished: outcome == .finished, machine: machineDescription())
         try trainer.exportModel(to: outDir, name: modelName, description: "\(arch.name) \(conditional ? "class-conditional " : "")GAN generator trained by forger train on \(URL(fileURLWithPath: dataset.source).lastPathComponent)",
                                 training: info)
         let finalGrid = try reporter.grid(trainer.samples())
@@ -215,94 +212,22 @@ struct Train: ParsableCommand {
 
 
     func loadDataset() throws -> ImageDataset {
-        let url = URL(fileURLWithPath: data)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw UserError("--data \(data): no such file or folder; give an IDX file, a .npy file or a folder of PNGs")
-        }
-        var format = dataFormat
-        if format == .auto {
-            format = isDir.boolValue ? .folder : (url.pathExtension.lowercased() == "npy" ? .npy : .idx)
-        }
-        do {
-            var set: ImageDataset
-            switch format {
-            case .folder:
-                if labels != nil {
-                    throw UserError("--labels: a folder's classes are its first-level subfolder names (\(data)/CLASS/*.png); drop --labels")
-                }
-                set = try DatasetLoader.folder(url, size: imageSize, channels: channels)
-            case .npy:
-                set = try DatasetLoader.npy(url)
-                if let labels {
-                    set.labels = try DatasetLoader.idxLabels(URL(fileURLWithPath: labels), imageCount: set.count, images: url.path)
-                }
-            case .idx, .auto: set = try DatasetLoader.idx(images: url, labels: labels.map { URL(fileURLWithPath: $0) })
-            }
-            set = set.adapted(size: imageSize, channels: channels)
-            return set
-        } catch let e as DatasetError {
-            throw UserError("\(e)")
+        do { return try DatasetLoader.load(data, format: dataFormat, labels: labels, size: imageSize, channels: channels) } catch {
+            throw UserError("--data: \(error)")
         }
     }
 
     func makeArchitecture(for set: ImageDataset) throws -> GANArchitecture {
-        if let architecture {
-            let url = URL(fileURLWithPath: architecture)
-            guard let bytes = try? Data(contentsOf: url) else { throw UserError("--architecture \(architecture): cannot read the file") }
-            do { return try GANArchitecture.parse(bytes, path: architecture) } catch { throw UserError("\(error)") }
-        }
-        switch preset {
-        case .postMNIST:
-            guard set.height == 28, set.width == 28 else {
-                throw UserError("the post-mnist preset makes 28x28 images but the data is \(set.width)x\(set.height); pass --image-size 28")
+        do {
+            if let architecture {
+                guard let bytes = try? Data(contentsOf: URL(fileURLWithPath: architecture)) else {
+                    throw UserError("--architecture \(architecture): cannot read the file")
+                }
+                return try GANArchitecture.parse(bytes, path: architecture)
             }
-            return .postMNIST(width: width ?? 16, latentSize: latentSize ?? 16, channels: set.channels)
-        case .dcgan:
-            guard set.height == set.width, let a = GANArchitecture.dcgan(size: set.height, channels: set.channels,
-                                                                         width: width ?? 64, latentSize: latentSize ?? 100) else {
-                throw UserError("the dcgan preset makes 28, 32 or 64 pixel squares but the data is \(set.width)x\(set.height); pass --image-size 28, 32 or 64")
-            }
-            return a
-        case .dcganUpsample:
-            guard set.height == set.width, let a = GANArchitecture.dcganUpsample(size: set.height, channels: set.channels,
-                                                                                 width: width ?? 64, latentSize: latentSize ?? 100) else {
-                throw UserError("the dcgan-upsample preset makes 32 or 64 pixel squares but the data is \(set.width)x\(set.height); pass --image-size 32 or 64")
-            }
-            return a
-        }
-    }
-
-    func trainingRecord(trainer: GANTrainer, dataset: ImageDataset, last: StepStats?, seconds: Double,
-                        outcome: TrainingRun.Outcome) -> JSONValue {
-        let c = trainer.config
-        var o: [String: JSONValue] = [
-            "tool": .string("forger train"),
-            "command": .string((["forger"] + CommandLine.arguments.dropFirst()).joined(separator: " ")),
-            "data": .string(dataset.source),
-            "images": .number(Double(dataset.count)),
-            "architecture": .string(c.architecture.name),
-            "steps": .number(Double(trainer.step)),
-            "epochs": .number((trainer.epoch * 100).rounded() / 100),
-            "batch_size": .number(Double(c.batchSize)),
-            "discriminator_steps": .number(Double(c.discriminatorSteps)),
-            "loss": .string(c.loss.rawValue),
-            "generator_optimizer": .string(c.generatorOptimizer.summary),
-            "discriminator_optimizer": .string(c.discriminatorOptimizer.summary),
-            "initialisation": .string(c.initialisation.rawValue),
-            "seed": .number(Double(c.seed)),
-            "wall_seconds_this_run": .number(seconds.rounded()),
-            "machine": .string(machineDescription()),
-            "finished": .bool(outcome == .finished),
-        ]
-        if let cond = c.conditional { o["conditional"] = .string(cond.summary) }
-        if let decay = c.averageDecay { o["exported_weights"] = .string("exponential moving average of G, decay \(decay)") }
-        if let last {
-            o["final_losses"] = .object(["discriminator": .number(Double(last.discriminatorLoss)),
-                                         "generator": .number(Double(last.generatorLoss)),
-                                         "d_real": .number(Double(last.realScore)), "d_fake": .number(Double(last.fakeScore))])
-        }
-        return .object(o)
+            return try GANArchitecture.preset(preset, channels: set.channels, height: set.height, width: set.width,
+                                              width: width, latentSize: latentSize)
+        } catch let e as UserError { throw e } catch { throw UserError("\(error)") }
     }
 }
 
@@ -311,13 +236,6 @@ struct Train: ParsableCommand {
 func classColumns(_ classes: Int, samples: Int) -> Int? {
     guard classes <= 16 else { return nil }
     return classes * max(1, Int((Double(samples).squareRoot() / Double(classes)).rounded()))
-}
-
-func machineDescription() -> String {
-    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
-        .split(separator: "\n").first { $0.hasPrefix("model name") }?
-        .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-    return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, Linux"
 }
 
 func formatDuration(_ s: Double) -> String {

@@ -26,6 +26,35 @@ public struct GANArchitecture: Equatable, Sendable {
 
     // MARK: Presets
 
+    /// The architectures `forger train --preset` names.
+    public enum Preset: String, CaseIterable, Sendable {
+        case postMNIST = "post-mnist", dcgan, dcganUpsample = "dcgan-upsample"
+    }
+
+    /// `preset` for images of `channels` x `height` x `width`, or an error that says which
+    /// sizes it makes. `width` and `latentSize` default as each preset's documentation says.
+    public static func preset(_ preset: Preset, channels: Int, height: Int, width imageWidth: Int,
+                              width: Int? = nil, latentSize: Int? = nil) throws -> GANArchitecture {
+        func refuse(_ sizes: String, _ option: String) -> ArchitectureError {
+            ArchitectureError(path: preset.rawValue, reason: "the preset makes \(sizes) but the data is \(imageWidth)x\(height); pass \(option)")
+        }
+        switch preset {
+        case .postMNIST:
+            guard height == 28, imageWidth == 28 else { throw refuse("28x28 images", "--image-size 28") }
+            return .postMNIST(width: width ?? 16, latentSize: latentSize ?? 16, channels: channels)
+        case .dcgan:
+            guard height == imageWidth, let a = dcgan(size: height, channels: channels, width: width ?? 64, latentSize: latentSize ?? 100) else {
+                throw refuse("28, 32 or 64 pixel squares", "--image-size 28, 32 or 64")
+            }
+            return a
+        case .dcganUpsample:
+            guard height == imageWidth, let a = dcganUpsample(size: height, channels: channels, width: width ?? 64, latentSize: latentSize ?? 100) else {
+                throw refuse("32 or 64 pixel squares", "--image-size 32 or 64")
+            }
+            return a
+        }
+    }
+
     /// The 2016 post's MNIST generator: dense, batch norm, reshape, nearest upsampling and
     /// 3x3 convolutions with padding 2 (each grows the image by 2), sigmoid output, 28x28.
     /// `width` is the first convolution's channel count (the post: 16); later ones halve.

@@ -109,4 +109,29 @@ final class TrainCommandTests: CommandTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/model.json"))
     }
+
+    /// Ctrl-C during training checkpoints, exports the model and exits 0; --resume continues.
+    func testCtrlCCheckpointsAndExports() throws {
+        guard let binary = Self.binary else { throw XCTSkip("the forger binary was not found beside the test bundle") }
+        let out = tmp.appendingPathComponent("stopped")
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = ["train", "--architecture", try architecture(), "--data", try imageFolder(classes: nil),
+                       "--steps", "100000000", "--batch-size", "2", "--sample-every", "0", "--checkpoint-every", "0",
+                       "-o", out.path, "-q"]
+        try p.run()
+        Thread.sleep(forTimeInterval: 2)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "Ctrl-C stops training cleanly")
+        for file in ["checkpoint.safetensors", "model.json", "weights.safetensors"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "\(file) written on Ctrl-C")
+        }
+        let model = try ModelStore.load(out)
+        guard case .object(let training)? = model.manifest.training, case .number(let steps)? = training["steps"],
+              case .bool(let finished)? = training["finished"] else { return XCTFail("no training record") }
+        XCTAssertGreaterThan(steps, 0)
+        XCTAssertFalse(finished)
+    }
 }
+
