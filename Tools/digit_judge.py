@@ -7,7 +7,7 @@ MNIST, and scores a model's samples with it: each class's share of the votes, th
 top-class confidence and, for a class-conditional model, how often the class asked for is
 the class seen.
 
-    Tools/digit_judge.py train --mnist ../shared/data/mnist            # ~2 min on 2 cores
+    Tools/digit_judge.py train --mnist ../shared/data/mnist
     Tools/digit_judge.py judge Models/mnist --forger .build/release/forger
     Tools/digit_judge.py judge Models/mnist-cond --forger .build/release/forger
 
