@@ -21,7 +21,8 @@ channels. Names: <net>.<i>.<name> for layers, <net>.embedding for the tables. Fi
   inputs.safetensors    z (N, Z), labels (N) as floats, real (N, 1, 8, 8), real_labels (N)
   expected.safetensors  <G|GM>.fake, <G|GM>.logits_fake, <G|GM>.loss_g, <G|GM>.grad.<net>.<name>
                         for the generator step through D (D's gradients included),
-                        realstep.loss_d_real and realstep.D.<name>.grad for D's real half
+                        realstep.loss_d_real and realstep.D.<name>.grad for D's real half,
+                        ms.loss and ms.grad.G.<name>: G's step with a mode-seeking term of weight 0.5
 """
 import json
 import os
@@ -193,6 +194,20 @@ def conditional():
         for net_prefix, net in ((prefix, G), ("D.", D)):
             for k, p in net.named_parameters():
                 expected[prefix + "grad." + forger_name(net_prefix, k)] = p.grad.clone()
+
+    # The generator step with a mode-seeking term (MSGAN, weight 0.5): pairs (i, i + N/2).
+    G = gs["G."]
+    D.load_state_dict(d_state)
+    G.zero_grad(); D.zero_grad()
+    fake = G(z, labels)
+    logits = D(fake, labels)
+    half = N // 2
+    ratio = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
+    ms = 0.5 / (ratio + 1e-5)
+    (F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)) + ms).backward()
+    expected["ms.loss"] = ms.reshape(1)
+    for k, p in G.named_parameters():
+        expected["ms.grad." + forger_name("G.", k)] = p.grad.clone()
 
     D.load_state_dict(d_state)
     D.train(); D.zero_grad()

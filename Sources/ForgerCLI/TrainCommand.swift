@@ -89,6 +89,8 @@ struct Train: ParsableCommand {
     var lrDecayEvery = 1
     @Option(help: "Keep an exponential moving average of G's weights with this decay (such as 0.999; the first steps use less) and export it, and draw progress grids with it, instead of the last step's weights.")
     var ema: Float?
+    @Option(help: "Add a mode-seeking term of this weight (such as 1) to G's loss: pairs of latents of one class that draw the same image are penalised, against a conditional G's collapse to one image per class.")
+    var modeSeeking: Float?
     @Option(help: "Weight initialisation: \(Initialisation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var initialisation: Initialisation = .dcgan
     @Option(name: .shortAndLong, help: "Seed of every random choice (weights, order, noise, dropout).")
@@ -126,6 +128,7 @@ struct Train: ParsableCommand {
         guard lrDecay > 0, lrDecay <= 1, lrDecayEvery >= 1 else { throw ValidationError("--lr-decay must be in (0, 1] and --lr-decay-every at least 1") }
         if let width, width < 1 { throw ValidationError("--width must be at least 1") }
         if let ema, !(ema > 0 && ema < 1) { throw ValidationError("--ema must lie between 0 and 1 (such as 0.999), not \(ema)") }
+        if let modeSeeking, !(modeSeeking > 0 && modeSeeking <= 100) { throw ValidationError("--mode-seeking must be a weight in (0, 100], such as 1, not \(modeSeeking)") }
         if !conditional, classJoin != nil || embeddingSize != nil {
             throw ValidationError("--class-join and --embedding-size are for conditional training; add --conditional")
         }
@@ -162,6 +165,7 @@ struct Train: ParsableCommand {
         config.initialisation = initialisation
         config.seed = seed
         config.averageDecay = ema
+        config.modeSeeking = modeSeeking.map(ModeSeeking.init(weight:))
         if conditional {
             guard dataset.labels != nil else {
                 throw UserError("--conditional needs labelled data: give --labels LABELS (an IDX label file) with IDX or .npy images, or put each class's PNGs in its own subfolder of --data \(data)")

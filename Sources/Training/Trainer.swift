@@ -125,6 +125,8 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Decay of the generator's weight average (`WeightAverage`), or nil to export the live
     /// generator as it stands after the last step.
     public var averageDecay: Float?
+    /// Mode-seeking term added to G's loss (`ModeSeeking`), or nil.
+    public var modeSeeking: ModeSeeking?
 
     public init(architecture: GANArchitecture) { self.architecture = architecture }
 
@@ -132,6 +134,7 @@ public struct TrainingConfig: Equatable, Sendable {
     public var fingerprint: String {
         "\(architecture)|\(batchSize)|\(discriminatorSteps)|\(loss)|\(generatorOptimizer)|\(discriminatorOptimizer)|\(schedule)|\(initialisation)|\(priorText)|\(seed)"
             + (conditional.map { "|\($0)" } ?? "") + (averageDecay.map { "|ema(\($0))" } ?? "")
+            + (modeSeeking.map { "|\($0)" } ?? "")
     }
 
     /// The prior as fingerprints have always written it (the toy's noise as "stratified(...)").
@@ -286,11 +289,17 @@ public final class GANTrainer {
             realScore = meanProbability(realLogits)
         }
         for p in gParameters { p.zeroGradient() }
-        let labels = sampleLabels(b, rng: &labelRng)
-        let fake = generate(c.prior.sample(count: b, size: z, stratified: c.stratifiedNoise, rng: &rng), labels: labels, training: true, rng: &rng)
+        var labels = sampleLabels(b, rng: &labelRng)
+        if c.modeSeeking != nil { labels = ModeSeeking.pair(labels) }
+        let latents = c.prior.sample(count: b, size: z, stratified: c.stratifiedNoise, rng: &rng)
+        let fake = generate(latents, labels: labels, training: true, rng: &rng)
         let logits = discriminate(fake, labels: labels, rng: &rng)
         let g = c.loss.generator(fake: logits)
-        let gradFake = discriminatorInputGradient(g.gradFake)
+        var gradFake = discriminatorInputGradient(g.gradFake)
+        if let modeSeeking = c.modeSeeking {
+            let extra = modeSeeking.term(images: fake, latents: latents).grad
+            for i in gradFake.data.indices { gradFake.data[i] += extra.data[i] }
+        }
         generatorBackward(gradFake)
         generatorOptimizer.step(gParameters, learningRate: generatorOptimizer.learningRate * lrFactor)
         step += 1

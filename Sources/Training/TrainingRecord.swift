@@ -27,6 +27,7 @@ extension GANTrainer {
             "finished": .bool(finished),
         ]
         if let cond = c.conditional { o["conditional"] = .string(cond.summary) }
+        if let ms = c.modeSeeking { o["mode_seeking_weight"] = .number(Double(ms.weight)) }
         if let decay = c.averageDecay { o["exported_weights"] = .string("exponential moving average of G, decay \(decay)") }
         if let last {
             o["final_losses"] = .object(["discriminator": .number(Double(last.discriminatorLoss)),

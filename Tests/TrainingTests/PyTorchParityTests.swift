@@ -139,6 +139,24 @@ final class PyTorchParityTests: XCTestCase {
             XCTAssertEqual(t.discriminator.namedParameters.map { $0.parameter.gradient.data }, before, "\(join): D's layer gradients")
         }
 
+        // The generator step with a mode-seeking term of weight 0.5 added to G's loss.
+        do {
+            let t = try trainer(.concatLatentFirst, "G.")
+            var rng = RandomStream(seed: 0)
+            let fake = t.generate(z, labels: labels, training: true, rng: &rng)
+            let loss = GANLoss.nonSaturating.generator(fake: t.discriminate(fake, labels: labels, rng: &rng))
+            let term = ModeSeeking(weight: 0.5).term(images: fake, latents: z)
+            XCTAssertEqual(term.loss, try XCTUnwrap(expected["ms.loss"]).data[0], accuracy: 1e-4)
+            for (_, p) in t.generatorParameters { p.zeroGradient() }
+            var grad = t.discriminatorInputGradient(loss.gradFake)
+            for i in grad.data.indices { grad.data[i] += term.grad.data[i] }
+            t.generatorBackward(grad)
+            for (name, p) in t.generatorParameters {
+                let want = try XCTUnwrap(expected["ms.grad.G." + name], "no expected gradient for G.\(name)")
+                assertClose(p.gradient.data, want.data, 1e-4, "mode seeking: G.\(name) gradient")
+            }
+        }
+
         // The real half of a discriminator step: real images with their own labels.
         let t = try trainer(.concatLatentFirst, "G.")
         var rng = RandomStream(seed: 0)
