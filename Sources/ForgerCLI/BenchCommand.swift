@@ -127,81 +127,97 @@ struct Bench: ParsableCommand {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: models)) ?? [])
             .filter { FileManager.default.fileExists(atPath: root.appendingPathComponent($0).appendingPathComponent(ModelStore.manifestFile).path) }
             .sorted().filter { only == nil || only!.split(separator: ",").contains(Substring($0)) }
-        let cores = Parallel.workerCount
-        let workerCounts = self.workerCounts
         guard !names.isEmpty else {
             throw UserError("--models \(models): no model directories; run /usr/bin/python3 Tools/bench_models.py first")
         }
         // onnxruntime, pytorch
         let peerNames = ((live.map { Array($0.versions.keys) } ?? peerFile.map { Array($0.peers.keys) }) ?? []).sorted { $0 > $1 }
-        let engine = FastGemm.enabled ? "convolutions on FastGemm (\(FastGemm.path.name) path), other products on" : "products on"
+        let engine = FastGemm.supported ? "convolutions on FastGemm (\(FastGemm.path.name) path), other products on" : "products on"
         print("forger bench: best of \(workerCounts) workers, \(engine) OpenBLAS (\(Gemm.kernelName ?? "?") kernels), best of \(repeats) x \(seconds) s; GFLOP/s on nominal multiply-adds")
         if live != nil {
             print("peers timed live (--peer-server), best of \(workerCounts) threads, their windows alternating with Forger's")
+        }
+        if compareEngines {
+            try compareEngineRows(names: names, root: root)
+            return
         }
         var header = ["model", "batch", "workers", "forger img/s", "img/cpu-s", "GFLOP/s"]
         for p in peerNames { header += ["\(p) img/s", "x \(p)"] }
         var rows: [[String]] = []
         var notes: [String] = []
-        if compareEngines {
-            try compareEngineRows(names: names, root: root)
-            return
-        }
         for name in names {
             let model = try ModelStore.load(root.appendingPathComponent(name))
             let g = model.inferenceGenerator
             let nominal = g.multiplyAddsPerImage, planned = g.plannedMultiplyAddsPerImage
             notes.append("\(name): \(model.manifest.name), \(fmt(Double(nominal) / 1e6, 2)) M multiply-adds nominal, \(fmt(Double(planned) / 1e6, 2)) M computed by the plan")
             for b in batchSizes {
-                let z = latents(batch: b, size: g.latentSize, seed: 42)
-                // A fresh copy a worker count, each compiling its plan for that count.
-                var copies: [(workers: Int, generator: Generator)] = []
-                for workers in workerCounts {
-                    Parallel.workerCount = workers
-                    let copy = try Generator(latentSize: g.latentSize, inputShape: g.inputShape,
-                                             conditioning: g.conditioning, layers: g.layers)
-                    _ = copy.forward(z); _ = copy.forward(z)
-                    copies.append((workers, copy))
-                }
-                var forger = [Int: (rate: Double, perCPU: Double)]()
-                var peerRates = [String: Double]()
-                for _ in 0..<repeats {
-                    for (workers, copy) in copies {
-                        Parallel.workerCount = workers
-                        let w = window(itemsPerCall: b, seconds: seconds) { _ = copy.forward(z) }
-                        let old = forger[workers] ?? (0, 0)
-                        forger[workers] = (max(old.rate, w.rate), max(old.perCPU, w.perCPUSecond))
-                    }
-                    Parallel.workerCount = cores
-                    guard let live else { continue }
-                    for p in peerNames {
-                        for threads in workerCounts {
-                            switch live.window(peer: p, model: name, batch: b, threads: threads, seconds: seconds) {
-                            case .success(let r): peerRates[p] = max(peerRates[p] ?? 0, r)
-                            case .failure(let why):
-                                let note = "\(p) \(name) batch \(b): no figure (\(why))"
-                                if !notes.contains(note) { notes.append(note) }
-                            }
-                        }
-                    }
-                }
-                Parallel.workerCount = cores
-                let (best, figure) = forger.max { $0.value.rate < $1.value.rate }!
-                let rate = figure.rate
-                var row = [name, "\(b)", "\(best)", fmt(rate, 0), fmt(figure.perCPU, 0), fmt(rate * 2 * Double(nominal) / 1e9, 1)]
-                for p in peerNames {
-                    let peerRate = live != nil ? peerRates[p] : peerFile?.peers[p]?.rates[name]?["\(b)"]
-                    if let r = peerRate, r > 0 {
-                        row += [fmt(r, 0), fmt(rate / r, 2)]
-                    } else {
-                        row += ["-", "-"]
-                    }
-                }
-                rows.append(row)
+                rows.append(try inferenceRow(g, name: name, batch: b, peerNames: peerNames, live: live, peerFile: peerFile, notes: &notes))
             }
         }
         for line in table(header, rows) { print(line) }
         for n in notes { print("  " + n) }
+        printPeerVersions(peerNames, live: live, peerFile: peerFile)
+        print("")
+        if !noColdStart, names.contains("a") { print(coldStartLine(root: root, peerNames: peerNames, peerFile: peerFile)) }
+        if !noTraining {
+            print("")
+            for line in try trainingReport(peerFile: peerFile, live: live) { print(line) }
+        }
+        if !noColdStart, names.contains("a") {
+            print("")
+            print(walkMemoryLine(model: root.appendingPathComponent("a")))
+        }
+    }
+
+    /// One row of the inference table: generator `g` at batch `b`, the best over the worker
+    /// counts (a fresh copy each, its plan built for that count), and each peer's figure, live
+    /// (its windows alternating with Forger's) or from --peers.
+    func inferenceRow(_ g: Generator, name: String, batch b: Int, peerNames: [String], live: LivePeers?,
+                      peerFile: PeerFile?, notes: inout [String]) throws -> [String] {
+        let z = latents(batch: b, size: g.latentSize, seed: 42)
+        var copies: [(workers: Int, generator: Generator)] = []
+        for workers in workerCounts {
+            let copy = try Generator(latentSize: g.latentSize, inputShape: g.inputShape,
+                                     conditioning: g.conditioning, layers: g.layers, policy: KernelPolicy(workers: workers))
+            _ = copy.forward(z); _ = copy.forward(z)
+            copies.append((workers, copy))
+        }
+        var forger = [Int: (rate: Double, perCPU: Double)]()
+        var peerRates = [String: Double]()
+        for _ in 0..<repeats {
+            for (workers, copy) in copies {
+                let w = window(itemsPerCall: b, seconds: seconds) { _ = copy.forward(z) }
+                let old = forger[workers] ?? (0, 0)
+                forger[workers] = (max(old.rate, w.rate), max(old.perCPU, w.perCPUSecond))
+            }
+            guard let live else { continue }
+            for p in peerNames {
+                for threads in workerCounts {
+                    switch live.window(peer: p, model: name, batch: b, threads: threads, seconds: seconds) {
+                    case .success(let r): peerRates[p] = max(peerRates[p] ?? 0, r)
+                    case .failure(let why):
+                        let note = "\(p) \(name) batch \(b): no figure (\(why))"
+                        if !notes.contains(note) { notes.append(note) }
+                    }
+                }
+            }
+        }
+        let (best, figure) = forger.max { $0.value.rate < $1.value.rate }!
+        let rate = figure.rate
+        var row = [name, "\(b)", "\(best)", fmt(rate, 0), fmt(figure.perCPU, 0), fmt(rate * 2 * Double(g.multiplyAddsPerImage) / 1e9, 1)]
+        for p in peerNames {
+            let peerRate = live != nil ? peerRates[p] : peerFile?.peers[p]?.rates[name]?["\(b)"]
+            if let r = peerRate, r > 0 {
+                row += [fmt(r, 0), fmt(rate / r, 2)]
+            } else {
+                row += ["-", "-"]
+            }
+        }
+        return row
+    }
+
+    /// The peers' versions, or why a peer is missing.
+    func printPeerVersions(_ peerNames: [String], live: LivePeers?, peerFile: PeerFile?) {
         if let live {
             for p in peerNames { print("  \(p): \(live.versions[p]!), timed live") }
             for (p, why) in live.missing.sorted(by: { $0.key < $1.key }) { print("  \(p): missing (\(why)); Forger's figures stand alone") }
@@ -211,23 +227,16 @@ struct Bench: ParsableCommand {
         } else {
             print("  peers: none given (--peers); Forger's figures only")
         }
-        print("")
-        if !noColdStart, names.contains("a") {
-            let cold = coldStart(model: root.appendingPathComponent("a"))
-            var line = "cold start to first PNG (model a, 1 image): forger " + (cold.map { fmt($0 * 1000, 0) + " ms" } ?? "failed")
-            for p in peerNames {
-                if let s = peerFile?.peers[p]?.cold_start_s { line += ", \(p) \(fmt(s * 1000, 0)) ms" }
-            }
-            print(line)
+    }
+
+    /// Cold start to the first PNG of model a, Forger's and the peers' from --peers.
+    func coldStartLine(root: URL, peerNames: [String], peerFile: PeerFile?) -> String {
+        let cold = coldStart(model: root.appendingPathComponent("a"))
+        var line = "cold start to first PNG (model a, 1 image): forger " + (cold.map { fmt($0 * 1000, 0) + " ms" } ?? "failed")
+        for p in peerNames {
+            if let s = peerFile?.peers[p]?.cold_start_s { line += ", \(p) \(fmt(s * 1000, 0)) ms" }
         }
-        if !noTraining {
-            print("")
-            for line in try trainingReport(peerFile: peerFile, live: live) { print(line) }
-        }
-        if !noColdStart, names.contains("a") {
-            print("")
-            print(walkMemoryLine(model: root.appendingPathComponent("a")))
-        }
+        return line
     }
 
     /// Peak resident memory of `forger walk` on `model` at 10 and 1,000 frames, each in a
@@ -256,11 +265,9 @@ struct Bench: ParsableCommand {
             for b in batchSizes {
                 let z = latents(batch: b, size: g.latentSize, seed: 7)
                 func copy(fast: Bool) throws -> Generator {
-                    FastGemm.enabled = fast
-                    defer { FastGemm.enabled = FastGemm.supported }
                     let c = try Generator(latentSize: g.latentSize, inputShape: g.inputShape,
-                                          conditioning: g.conditioning, layers: g.layers)
-                    _ = c.forward(z)   // compiles the plan while the switch holds
+                                          conditioning: g.conditioning, layers: g.layers, policy: KernelPolicy(fastGemm: fast))
+                    _ = c.forward(z)   // compiles the plan
                     return c
                 }
                 let (fast, blas) = (try copy(fast: true), try copy(fast: false))

@@ -32,7 +32,7 @@ extension Generator {
     public func forward(_ latents: Tensor, classWeights: Tensor, batchSize: Int = 64) -> Tensor {
         guard let conditioning else { return forward(latents, batchSize: batchSize) }
         let joined = conditioning.apply(latents, weights: classWeights)
-        let body = try! Generator(latentSize: joined.shape[1], inputShape: inputShape, conditioning: nil, layers: layers)
+        let body = try! Generator(latentSize: joined.shape[1], inputShape: inputShape, conditioning: nil, layers: layers, policy: policy)
         return body.forward(joined, batchSize: batchSize)
     }
 }

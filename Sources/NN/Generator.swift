@@ -52,6 +52,9 @@ public struct Generator: Sendable {
     public let layers: [Layer]
     /// Per-sample output shape of every layer, in order.
     public let shapes: [[Int]]
+    /// The kernel policy the inference plan is built under; nil: `KernelPolicy.default` as it
+    /// stands when the plan is built.
+    public let policy: KernelPolicy?
     /// The compiled inference plan and its reused buffers, built on the first fast forward.
     private let plan = PlanCache()
 
@@ -67,8 +70,9 @@ public struct Generator: Sendable {
 
     /// - Parameters:
     ///   - inputShape: the view of the (joined) latent; defaults to a flat vector.
+    ///   - policy: the kernels the inference plan runs on (benchmarks and tests choose them).
     public init(latentSize: Int, inputShape: [Int]? = nil, conditioning: Conditioning? = nil,
-                layers: [Layer]) throws {
+                layers: [Layer], policy: KernelPolicy? = nil) throws {
         let joined = conditioning?.joinedSize(latentSize: latentSize) ?? latentSize
         let view = inputShape ?? [joined]
         guard view.reduce(1, *) == joined else {
@@ -93,6 +97,7 @@ public struct Generator: Sendable {
         self.conditioning = conditioning
         self.layers = layers
         self.shapes = shapes
+        self.policy = policy
     }
 
     /// Per-sample output shape, e.g. [3, 64, 64].
@@ -110,7 +115,7 @@ public struct Generator: Sendable {
     /// Multiply-adds per image the compiled inference plan performs: fewer than
     /// `multiplyAddsPerImage` where it rewrites layers (upsample + conv, strided transposed convs),
     /// a few more where its phases still multiply padding.
-    public var plannedMultiplyAddsPerImage: Int { InferencePlan(self).multiplyAdds }
+    public var plannedMultiplyAddsPerImage: Int { InferencePlan(self, policy: policy ?? .default).multiplyAdds }
 
     public var parameterCount: Int {
         layers.reduce(0) { $0 + $1.parameterCount } + (conditioning?.embedding.count ?? 0)
@@ -183,7 +188,7 @@ public struct Generator: Sendable {
             }
         }
         return try! Generator(latentSize: latentSize, inputShape: inputShape,
-                              conditioning: conditioning, layers: out)
+                              conditioning: conditioning, layers: out, policy: policy)
     }
 
     /// Folds y = x * scale[c] + shift[c] into the layer producing x, or nil if it can't.

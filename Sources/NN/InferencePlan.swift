@@ -37,8 +37,8 @@ final class InferencePlan: @unchecked Sendable {
     /// Values per image of the largest activation.
     let widest: Int
     let workers: Int
-    /// FastGemm was on when the plan was built: its dense steps use it (phased steps decide for
-    /// themselves when they are built).
+    /// The policy asked for FastGemm and a vector path was active when the plan was built: its
+    /// dense steps use it (each phased step's engine is chosen when it is built).
     let fast: Bool
     let phasedScratch: Int
     /// A single image's pass as the stages of one `Parallel.forStages` (one hand-off to the
@@ -51,87 +51,32 @@ final class InferencePlan: @unchecked Sendable {
     let readsPing: [Bool]
     let endsInPing: Bool
 
-    init(_ g: Generator, workers: Int = Parallel.workerCount) {
-        var steps: [(Step, Int)] = []
+    init(_ g: Generator, policy: KernelPolicy = .default) {
+        let (steps, widest) = Self.compile(g, policy: policy)
+        let workers = max(1, policy.workers)
+        self.steps = steps
+        self.inputCount = g.inputShape.reduce(1, *)
+        self.outputShape = g.outputShape
+        self.widest = widest
+        self.workers = workers
+        self.fast = policy.usesFastGemm
+        self.phasedScratch = Self.scratchPerWorker(steps)
+        (stages, readsPing, endsInPing) = Self.stages(steps, workers: workers)
+    }
+
+    /// The generator's layers as steps, each with its output's values per image, and the values
+    /// per image of the largest activation.
+    private static func compile(_ g: Generator, policy: KernelPolicy) -> ([(step: Step, outCount: Int)], Int) {
+        var steps: [(step: Step, outCount: Int)] = []
         var shape = g.inputShape
-        let layers = g.layers
         var widest = shape.reduce(1, *)
         var i = 0
-        /// The activation right after layer `j` (through reshapes), and the index past it.
-        func fusedActivation(after j: Int) -> (ActivationKind, Int) {
-            var k = j + 1
-            while k < layers.count {
-                switch layers[k] {
-                case .reshape, .flatten: k += 1; continue
-                case .activation(let a): return (a, k + 1)
-                default: return (.identity, j + 1)
-                }
-            }
-            return (.identity, j + 1)
-        }
         func shapes(through end: Int) -> [Int] { end == 0 ? g.inputShape : g.shapes[end - 1] }
-        while i < layers.count {
-            let layer = layers[i]
-            var step: Step? = nil
-            var next = i + 1
-            switch layer {
-            case .reshape, .flatten:
-                i += 1; shape = shapes(through: i); continue
-            case .linear(let w, let b):
-                let (a, n) = fusedActivation(after: i)
-                // (out, in) stored as (in, out), as the single-image product reads it.
-                let (outF, inF) = (w.shape[0], w.shape[1])
-                var t = [Float](repeating: 0, count: w.count)
-                w.data.withUnsafeBufferPointer { src in
-                    for o in 0..<outF { for k in 0..<inF { t[k * outF + o] = src[o * inF + k] } }
-                }
-                step = .dense(weight: t, inF: inF, outF: outF,
-                              bias: b?.data ?? [Float](repeating: 0, count: w.shape[0]), biasRepeat: 1, activation: a)
-                next = n
-            case .convTranspose2d(let w, let b, let geo)
-                where shape[1] == 1 && shape[2] == 1 && geo.padding == Padding2D(0)
-                    && geo.outputPaddingHeight == 0 && geo.outputPaddingWidth == 0:
-                let (a, n) = fusedActivation(after: i)
-                let k = geo.kernelHeight * geo.kernelWidth
-                step = .dense(weight: w.data, inF: geo.inChannels, outF: geo.outChannels * k,
-                              bias: b?.data ?? [Float](repeating: 0, count: geo.outChannels), biasRepeat: k, activation: a)
-                next = n
-            case .convTranspose2d(let w, let b, let geo):
-                let (a, n) = fusedActivation(after: i)
-                // Phases on a padded window where they are wide enough; else one product over
-                // several images and a scatter. Between the two (spare rows above 1.2 per output),
-                // single images run the phases and batches the scatter (measured on C and B).
-                let scatter = ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
-                                                   inWidth: shape[2], activation: a)
-                if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
-                                      activation: a), p.fast || p.direct || p.shifted, Self.worthIt(p, layer, shape) {
-                    // FastGemm's and the direct kernel's phases compute no spare positions, and
-                    // run for every batch size, so that an image's values never depend on the
-                    // batch around it (on OpenBLAS they do: its sums depend on the product's shape).
-                    step = p.fast || p.direct || p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter)
-                } else {
-                    step = .scatter(scatter)
-                }
-                next = n
-            case .conv2d(let w, let b, let geo):
-                let (a, n) = fusedActivation(after: i)
-                if let p = PhasedConv(conv: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
-                                      activation: a), Self.worthIt(p, layer, shape) {
-                    step = .phased(p); next = n
-                }
-            case .upsampleNearest(let s):
-                if i + 1 < layers.count, case .conv2d(let w, let b, let geo) = layers[i + 1] {
-                    let (a, n) = fusedActivation(after: i + 1)
-                    if let p = PhasedConv(conv: w, bias: b, geometry: geo, upsample: s, inHeight: shape[1],
-                                          inWidth: shape[2], activation: a) {
-                        step = .phased(p); next = n
-                    }
-                }
-            case .activation(let a):
-                step = .activation(a)
-            case .batchNorm(let scale, let shift):
-                step = .batchNorm(scale: scale, shift: shift, inner: shape.reduce(1, *) / scale.count)
-            }
+        while i < g.layers.count {
+            let layer = g.layers[i]
+            if case .reshape = layer { i += 1; shape = shapes(through: i); continue }
+            if case .flatten = layer { i += 1; shape = shapes(through: i); continue }
+            let (step, next) = Self.step(at: i, of: g.layers, input: shape, policy: policy)
             let s = step ?? .layer(layer, input: shape)
             shape = shapes(through: next)
             let count = shape.reduce(1, *)
@@ -139,28 +84,107 @@ final class InferencePlan: @unchecked Sendable {
             steps.append((s, count))
             i = next
         }
-        self.steps = steps
-        self.inputCount = g.inputShape.reduce(1, *)
-        self.outputShape = g.outputShape
-        self.widest = widest
-        self.workers = max(1, workers)
-        self.fast = FastGemm.enabled
+        return (steps, widest)
+    }
+
+    /// The activation right after layer `j` (through reshapes), and the index past it.
+    private static func fusedActivation(after j: Int, of layers: [Layer]) -> (ActivationKind, Int) {
+        var k = j + 1
+        while k < layers.count {
+            switch layers[k] {
+            case .reshape, .flatten: k += 1; continue
+            case .activation(let a): return (a, k + 1)
+            default: return (.identity, j + 1)
+            }
+        }
+        return (.identity, j + 1)
+    }
+
+    /// The step that layer `i` (with an input of `shape`, per image) starts, and the index of the
+    /// first layer it does not take; nil where the layer runs through its own forward.
+    private static func step(at i: Int, of layers: [Layer], input shape: [Int], policy: KernelPolicy) -> (Step?, Int) {
+        let layer = layers[i]
+        switch layer {
+        case .linear(let w, let b):
+            let (a, n) = fusedActivation(after: i, of: layers)
+            // (out, in) stored as (in, out), as the single-image product reads it.
+            let (outF, inF) = (w.shape[0], w.shape[1])
+            var t = [Float](repeating: 0, count: w.count)
+            w.data.withUnsafeBufferPointer { src in
+                for o in 0..<outF { for k in 0..<inF { t[k * outF + o] = src[o * inF + k] } }
+            }
+            return (.dense(weight: t, inF: inF, outF: outF,
+                           bias: b?.data ?? [Float](repeating: 0, count: w.shape[0]), biasRepeat: 1, activation: a), n)
+        case .convTranspose2d(let w, let b, let geo)
+            where shape[1] == 1 && shape[2] == 1 && geo.padding == Padding2D(0)
+                && geo.outputPaddingHeight == 0 && geo.outputPaddingWidth == 0:
+            let (a, n) = fusedActivation(after: i, of: layers)
+            let k = geo.kernelHeight * geo.kernelWidth
+            return (.dense(weight: w.data, inF: geo.inChannels, outF: geo.outChannels * k,
+                           bias: b?.data ?? [Float](repeating: 0, count: geo.outChannels), biasRepeat: k, activation: a), n)
+        case .convTranspose2d(let w, let b, let geo):
+            let (a, n) = fusedActivation(after: i, of: layers)
+            // Phases on a padded window where they are wide enough; else one product over
+            // several images and a scatter. Between the two (spare rows above 1.2 per output),
+            // single images run the phases and batches the scatter (measured on C and B).
+            let scatter = ScatterConvTranspose(weight: w, bias: b, geometry: geo, inHeight: shape[1],
+                                               inWidth: shape[2], activation: a)
+            if let p = PhasedConv(convTranspose: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
+                                  activation: a, policy: policy), p.engine != .im2col, worthIt(p, layer, shape) {
+                // FastGemm's and the direct kernel's phases compute no spare positions, and
+                // run for every batch size, so that an image's values never depend on the
+                // batch around it (on OpenBLAS they do: its sums depend on the product's shape).
+                return (p.engine != .shifted || p.spareRatio <= 1.2 ? .phased(p) : .convTranspose(small: p, large: scatter), n)
+            }
+            return (.scatter(scatter), n)
+        case .conv2d(let w, let b, let geo):
+            let (a, n) = fusedActivation(after: i, of: layers)
+            if let p = PhasedConv(conv: w, bias: b, geometry: geo, inHeight: shape[1], inWidth: shape[2],
+                                  activation: a, policy: policy), worthIt(p, layer, shape) {
+                return (.phased(p), n)
+            }
+        case .upsampleNearest(let s):
+            if i + 1 < layers.count, case .conv2d(let w, let b, let geo) = layers[i + 1] {
+                let (a, n) = fusedActivation(after: i + 1, of: layers)
+                if let p = PhasedConv(conv: w, bias: b, geometry: geo, upsample: s, inHeight: shape[1],
+                                      inWidth: shape[2], activation: a, policy: policy) {
+                    return (.phased(p), n)
+                }
+            }
+        case .activation(let a):
+            return (.activation(a), i + 1)
+        case .batchNorm(let scale, let shift):
+            return (.batchNorm(scale: scale, shift: shift, inner: shape.reduce(1, *) / scale.count), i + 1)
+        case .reshape, .flatten:
+            break
+        }
+        return (nil, i + 1)
+    }
+
+    /// Scratch floats per worker of the largest step.
+    private static func scratchPerWorker(_ steps: [(step: Step, outCount: Int)]) -> Int {
         var scratch = 0
         for (s, _) in steps {
             if case .phased(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
             if case .scatter(let p) = s { scratch = max(scratch, p.scratchPerWorker) }
             if case .convTranspose(let p, let q) = s { scratch = max(scratch, p.scratchPerWorker, q.scratchPerWorker) }
         }
-        self.phasedScratch = scratch
+        return scratch
+    }
+
+    /// A single image's stages (empty where a step has none, or for one worker), which buffer
+    /// each step reads, and whether the output ends in ping.
+    private static func stages(_ steps: [(step: Step, outCount: Int)], workers: Int)
+        -> ([(step: Int, stage: Int, items: Int)], [Bool], Bool) {
         var stages: [(step: Int, stage: Int, items: Int)] = [], readsPing: [Bool] = [], onPing = true
-        var staged = self.workers > 1
+        var staged = workers > 1
         for (i, (s, _)) in steps.enumerated() {
             readsPing.append(onPing)
             switch s {
             case .dense(_, _, let outF, _, _, _):
-                stages.append((i, 0, Self.denseBands(outF, workers: self.workers))); onPing.toggle()
+                stages.append((i, 0, denseBands(outF, workers: workers))); onPing.toggle()
             case .phased(let p):
-                if let items = p.stageItems(workers: self.workers) {
+                if let items = p.stageItems(workers: workers) {
                     stages += items.enumerated().map { (i, $0.offset, $0.element) }
                 } else {
                     staged = false
@@ -172,9 +196,7 @@ final class InferencePlan: @unchecked Sendable {
                 staged = false; onPing.toggle()
             }
         }
-        self.stages = staged ? stages : []
-        self.readsPing = readsPing
-        self.endsInPing = onPing
+        return (staged ? stages : [], readsPing, onPing)
     }
 
     /// Multiply-adds per image of all steps.
@@ -385,7 +407,7 @@ final class PlanCache: @unchecked Sendable {
 
     func run(_ g: Generator, _ x: Tensor) -> Tensor {
         lock.lock()
-        if plan == nil { plan = InferencePlan(g) }
+        if plan == nil { plan = InferencePlan(g, policy: g.policy ?? .default) }
         let p = plan!
         let arena = arenas.popLast() ?? InferencePlan.Arena()
         lock.unlock()

@@ -4,16 +4,16 @@
 public enum Conv2d {
     /// input (N, C, H, W), weight (O, C, kh, kw), bias (O) or nil -> (N, O, OH, OW).
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
-                               geometry g: ConvGeometry) -> Tensor {
+                               geometry g: ConvGeometry, policy: KernelPolicy = .default) -> Tensor {
         let (n, h, w) = checkInput(input, weight: weight, geometry: g)
-        if let fast = FastConv.conv(input, weight: weight, bias: bias, geometry: g) { return fast }
+        if let fast = FastConv.conv(input, weight: weight, bias: bias, geometry: g, policy: policy) { return fast }
         let (oh, ow) = g.convOutputSize(height: h, width: w)
         var output = Tensor(zeros: [n, g.outChannels, oh, ow])
         let inPlane = g.inChannels * h * w, outPlane = g.outChannels * oh * ow
         let patch = g.patchSize, positions = oh * ow
         let direct = g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1
             && g.strideWidth == 1 && g.padding == Padding2D(0)
-        let workers = min(n, Parallel.workerCount)
+        let workers = min(n, policy.workers)
         var scratch = [[Float]](repeating: [], count: workers)
         if !direct { for i in 0..<workers { scratch[i] = [Float](repeating: 0, count: patch * positions) } }
         input.data.withUnsafeBufferPointer { x in
@@ -63,7 +63,7 @@ public enum Conv2d {
                 for kj in 0..<g.kernelWidth {
                     let dst = col + row * oh * ow
                     let offset = kj - g.padding.left                     // ix = ox * sx + offset
-                    let (ox0, ox1) = PhasedConv.inside(start: offset, step: sx, count: ow, size: w)
+                    let (ox0, ox1) = PhaseGeometry.inside(start: offset, step: sx, count: ow, size: w)
                     for oy in 0..<oh {
                         let iy = oy * g.strideHeight - g.padding.top + ki
                         let line = dst + oy * ow

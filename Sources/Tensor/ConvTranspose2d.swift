@@ -5,14 +5,14 @@ public enum ConvTranspose2d {
     /// input (N, C, H, W), weight (C, O, kh, kw) as PyTorch stores it, bias (O) or nil
     /// -> (N, O, OH, OW) with OH = (H - 1) * sh + kh - top - bottom + outputPaddingHeight.
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?,
-                               geometry g: ConvGeometry) -> Tensor {
+                               geometry g: ConvGeometry, policy: KernelPolicy = .default) -> Tensor {
         let (n, h, w) = checkInput(input, weight: weight, geometry: g)
-        if let fast = FastConv.convTranspose(input, weight: weight, bias: bias, geometry: g) { return fast }
+        if let fast = FastConv.convTranspose(input, weight: weight, bias: bias, geometry: g, policy: policy) { return fast }
         let (oh, ow) = g.transposedOutputSize(height: h, width: w)
         var output = Tensor(zeros: [n, g.outChannels, oh, ow])
         let rows = g.outChannels * g.kernelHeight * g.kernelWidth, positions = h * w
         let inPlane = g.inChannels * positions, outPlane = g.outChannels * oh * ow
-        let workers = min(n, Parallel.workerCount)
+        let workers = min(n, policy.workers)
         var scratch = [[Float]](repeating: [], count: workers)
         for i in 0..<workers { scratch[i] = [Float](repeating: 0, count: rows * positions) }
         input.data.withUnsafeBufferPointer { x in
@@ -55,7 +55,7 @@ public enum ConvTranspose2d {
                 for kj in 0..<g.kernelWidth {
                     let src = col + row * h * w
                     let offset = kj - g.padding.left                      // ox = ix * sx + offset
-                    let (ix0, ix1) = PhasedConv.inside(start: offset, step: sx, count: w, size: ow)
+                    let (ix0, ix1) = PhaseGeometry.inside(start: offset, step: sx, count: w, size: ow)
                     row += 1
                     if ix0 >= ix1 { continue }
                     for iy in 0..<h {

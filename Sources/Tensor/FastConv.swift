@@ -1,47 +1,53 @@
 /// Whole-batch convolutions on FastGemm for the training kernels: a conv2d, a conv-transpose2d,
 /// and the input gradients of both (each the other's adjoint), run as `PhasedConv`s built for the
-/// call (the weights change every step). Each returns nil where FastGemm is off, the output has
+/// call (the weights change every step) under `policy`. Each returns nil where FastGemm is off, the output has
 /// fewer channels than a panel of the packed weights, or the phases do not fit; the caller then
 /// keeps its im2col + OpenBLAS path. The references are the same as the callers'.
 enum FastConv {
-    static func usable(outChannels: Int) -> Bool { FastGemm.enabled && outChannels >= FastGemm.panelRows }
+    static func usable(outChannels: Int, _ policy: KernelPolicy) -> Bool {
+        policy.usesFastGemm && outChannels >= FastGemm.panelRows
+    }
 
     /// conv2d: x (N, C, H, W), weight (O, C, kh, kw).
-    static func conv(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry) -> Tensor? {
-        guard usable(outChannels: g.outChannels),
+    static func conv(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
+                     policy: KernelPolicy = .default) -> Tensor? {
+        guard usable(outChannels: g.outChannels, policy),
               let p = PhasedConv(conv: weight, bias: bias, geometry: g, inHeight: x.shape[2], inWidth: x.shape[3],
-                                 activation: .identity), p.fast else { return nil }
-        return run(p, x)
+                                 activation: .identity, policy: policy), p.engine.readsPaddedGroups else { return nil }
+        return run(p, x, workers: policy.workers)
     }
 
     /// conv-transpose2d: x (N, C, H, W), weight (C, O, kh, kw).
-    static func convTranspose(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry) -> Tensor? {
-        guard usable(outChannels: g.outChannels),
+    static func convTranspose(_ x: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvGeometry,
+                              policy: KernelPolicy = .default) -> Tensor? {
+        guard usable(outChannels: g.outChannels, policy),
               let p = PhasedConv(convTranspose: weight, bias: bias, geometry: g, inHeight: x.shape[2],
-                                 inWidth: x.shape[3], activation: .identity), p.fast else { return nil }
-        return run(p, x)
+                                 inWidth: x.shape[3], activation: .identity, policy: policy),
+              p.engine.readsPaddedGroups else { return nil }
+        return run(p, x, workers: policy.workers)
     }
 
     /// The input gradient (N, C, H, W) of conv2d `g` from its output gradient: a conv-transpose2d
     /// of dY with the same weight, read as (O, C, kh, kw) = (in, out, kh, kw), and the output
     /// padding that restores H and W.
-    static func convInputGradient(_ dy: Tensor, weight: Tensor, geometry g: ConvGeometry, height h: Int, width w: Int) -> Tensor? {
+    static func convInputGradient(_ dy: Tensor, weight: Tensor, geometry g: ConvGeometry, height h: Int, width w: Int,
+                                  policy: KernelPolicy = .default) -> Tensor? {
         let (oh, ow) = (dy.shape[2], dy.shape[3])
         var adjoint = g.adjoint
         let (bh, bw) = adjoint.transposedOutputSize(height: oh, width: ow)
         adjoint.outputPaddingHeight = h - bh
         adjoint.outputPaddingWidth = w - bw
         guard (0..<g.strideHeight).contains(h - bh), (0..<g.strideWidth).contains(w - bw) else { return nil }
-        return convTranspose(dy, weight: weight, bias: nil, geometry: adjoint)
+        return convTranspose(dy, weight: weight, bias: nil, geometry: adjoint, policy: policy)
     }
 
     /// The input gradient (N, C, H, W) of conv-transpose2d `g` from its output gradient: a conv2d
     /// of dY with the same weight, read as (C, O, kh, kw) = (out, in, kh, kw).
     static func convTransposeInputGradient(_ dy: Tensor, weight: Tensor, geometry g: ConvGeometry,
-                                           height h: Int, width w: Int) -> Tensor? {
+                                           height h: Int, width w: Int, policy: KernelPolicy = .default) -> Tensor? {
         let adjoint = g.adjoint
         guard adjoint.convOutputSize(height: dy.shape[2], width: dy.shape[3]) == (h, w) else { return nil }
-        return conv(dy, weight: weight, bias: nil, geometry: adjoint)
+        return conv(dy, weight: weight, bias: nil, geometry: adjoint, policy: policy)
     }
 
     /// A weight gradient on FastGemm: dW (M, C * kh * kw) += sum over images and positions p of
@@ -52,12 +58,13 @@ enum FastConv {
     /// two or more blocks a worker (or fewer images than workers); else images are, each worker
     /// adding into its own partial sums, summed in worker order. False (nothing done) where
     /// FastGemm is off or M is under a panel.
-    static func weightGradient(_ a: Tensor, _ x: Tensor, geometry g: ConvGeometry, into dW: inout Tensor) -> Bool {
+    static func weightGradient(_ a: Tensor, _ x: Tensor, geometry g: ConvGeometry, into dW: inout Tensor,
+                               policy: KernelPolicy = .default) -> Bool {
         let (n, m, c, h, w) = (a.shape[0], a.shape[1], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = g.convOutputSize(height: h, width: w)
         let (kh, kw, sy, sx) = (g.kernelHeight, g.kernelWidth, g.strideHeight, g.strideWidth)
         let positions = oh * ow, columns = c * kh * kw, depth = n * positions
-        guard usable(outChannels: m), x.shape[0] == n, a.count == n * m * positions, dW.count == m * columns,
+        guard usable(outChannels: m, policy), x.shape[0] == n, a.count == n * m * positions, dW.count == m * columns,
               positions > 0, depth < Int(Int32.max) else { return false }
         let (hp, wp) = ((oh - 1) * sy + kh, (ow - 1) * sx + kw)
         let plane = hp * wp
@@ -92,7 +99,7 @@ enum FastConv {
         for img in 0..<n { for oy in 0..<oh { for ox in 0..<ow {
             at[(img * oh + oy) * ow + ox] = Int32(img * plane + oy * sy * wp + ox * sx)
         } } }
-        let workers = Parallel.workerCount, block = FastGemm.blockColumns
+        let workers = policy.workers, block = FastGemm.blockColumns
         let splitColumns = columns >= 2 * block * workers || n < workers
         var partials = [[Float]](repeating: splitColumns ? [] : [Float](repeating: 0, count: m * columns), count: workers)
         // Split by columns, every worker reads all of A: pack it once.
@@ -134,8 +141,8 @@ enum FastConv {
         return true
     }
 
-    private static func run(_ p: PhasedConv, _ x: Tensor) -> Tensor {
-        let n = x.shape[0], workers = Parallel.workerCount
+    private static func run(_ p: PhasedConv, _ x: Tensor, workers: Int) -> Tensor {
+        let n = x.shape[0]
         let count = n * p.outChannels * p.outHeight * p.outWidth
         let y = [Float](unsafeUninitializedCapacity: count) { out, initialised in
             var scratch = [Float](unsafeUninitializedCapacity: p.scratchPerWorker * workers) { $1 = $0.count }

@@ -26,12 +26,10 @@ public enum FastGemm {
     /// Not while kernels run.
     @discardableResult
     public static func use(_ p: Path) -> Bool {
-        guard forger_isa_set(p.rawValue) == 1 else { return false }
-        enabled = supported
-        return true
+        forger_isa_set(p.rawValue) == 1
     }
 
-    /// Runs `body` once on each vector path this CPU runs, that path active and `enabled` on,
+    /// Runs `body` once on each vector path this CPU runs, that path active,
     /// then restores the path that was active (tests: every kernel on every path).
     public static func forEachVectorPath(_ body: (Path) throws -> Void) rethrows {
         let saved = path
@@ -45,11 +43,6 @@ public enum FastGemm {
     /// Whether a vector path is active. FORGER_NO_FAST_GEMM=1 turns the kernels off (to compare).
     public static var supported: Bool { forger_gemm_available() == 1 && !offByEnvironment }
     private static let offByEnvironment = getenv("FORGER_NO_FAST_GEMM") != nil
-    /// Layers and plans built while this is false use OpenBLAS, and so do the training kernels
-    /// called while it is; tests flip it to check both paths. Never true where not `supported`.
-    nonisolated(unsafe) public static var enabled: Bool = supported {
-        didSet { if !supported { enabled = false } }
-    }
 
     public static let panelRows = Int(FORGER_GEMM_MR)
     public static let blockColumns = Int(FORGER_GEMM_NR)
@@ -66,26 +59,28 @@ public enum FastGemm {
     }
 
     /// y = act(x) for relu and leaky relu on the vector path; false (nothing done) otherwise.
+    /// Exact, so the same values as the scalar loop.
     static func activate(_ a: ActivationKind, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> Bool {
-        guard enabled else { return false }
+        guard supported else { return false }
         let (code, slope) = a.kernelCode
         return forger_activation_forward(code, slope, x, y, count) == 1
     }
 
     /// dx = dy * act'(y) for relu and leaky relu on the vector path; false (nothing done) otherwise.
+    /// Exact, so the same values as the scalar loop.
     static func activationGradient(_ a: ActivationKind, output y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                                    _ dx: UnsafeMutablePointer<Float>, count: Int) -> Bool {
-        guard enabled else { return false }
+        guard supported else { return false }
         let (code, slope) = a.kernelCode
         return forger_activation_backward(code, slope, y, dy, dx, count) == 1
     }
 
     /// y (n) = x (k) * W (k x n, row-major, leading dimension ldw) on the vector path, each value the
-    /// same as `multiply` gives for that row; false (nothing done) where FastGemm is off.
+    /// same as `multiply` gives for that row; false (nothing done) where no vector path is active.
     @discardableResult
     public static func rowTimesMatrix(k: Int, n: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: Int,
                                       y: UnsafeMutablePointer<Float>) -> Bool {
-        guard enabled else { return false }
+        guard supported else { return false }
         forger_gemv_rows(Int32(k), Int32(n), x, w, ldw, y)
         return true
     }

@@ -81,7 +81,7 @@ public struct ScatterConvTranspose: Sendable {
         }
         let outPlane = outHeight * outWidth
         let sw = g.strideWidth
-        let ranges = (0..<kw).map { kj in PhasedConv.inside(start: kj - g.padding.left, step: sw, count: w, size: outWidth) }
+        let ranges = (0..<kw).map { kj in PhaseGeometry.inside(start: kj - g.padding.left, step: sw, count: w, size: outWidth) }
         let common = (ranges.map(\.0).max() ?? 0, ranges.map(\.1).min() ?? 0)
         // Channel-major: each column row is read once, through all images, in order.
         for (ci, o) in channels.enumerated() {

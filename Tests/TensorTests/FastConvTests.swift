@@ -11,8 +11,6 @@ final class FastConvTests: VectorPathTestCase {
         try XCTSkipIf(FastGemm.vectorPaths.isEmpty, "no vector path on this CPU: FastGemm is not used")
     }
 
-    override func tearDown() { FastGemm.enabled = FastGemm.supported }
-
     /// Few images and few columns: the weight gradient splits images over workers and sums
     /// their partial gradients (the first layer of a discriminator: one input channel).
     func testWeightGradientSplitByImagesMatchesNaive() throws { try onEveryPath(weightGradientSplitByImagesMatchesNaive) }
@@ -72,9 +70,8 @@ final class FastConvTests: VectorPathTestCase {
             let dx = ConvTranspose2dBackward.backward(input: x, weight: w, gradOutput: dy, geometry: g, gradWeight: &gw, gradBias: &gb)!
             // The weight gradient against the im2col + OpenBLAS path (itself checked against the
             // definition in LargeBackwardTests).
-            FastGemm.enabled = false
-            _ = ConvTranspose2dBackward.backward(input: x, weight: w, gradOutput: dy, geometry: g, gradWeight: &gwBLAS, gradBias: &gbBLAS)
-            FastGemm.enabled = true
+            _ = ConvTranspose2dBackward.backward(input: x, weight: w, gradOutput: dy, geometry: g, gradWeight: &gwBLAS,
+                                                 gradBias: &gbBLAS, policy: .openBLAS)
             XCTAssertLessThan(maxAbsDifference(gw, gwBLAS), 1e-3, "\(g) weight gradient")
             XCTAssertLessThan(maxAbsDifference(gb!, gbBLAS!), 1e-4, "\(g) bias gradient")
             // The adjoint: a conv2d of dY with the same weight read as (out: C, in: O, kh, kw).

@@ -35,9 +35,9 @@ final class FastGemmTests: VectorPathTestCase {
         }
         XCTAssertTrue(FastGemm.use(.none))
         XCTAssertFalse(FastGemm.supported)
-        XCTAssertFalse(FastGemm.enabled)
+        XCTAssertFalse(KernelPolicy.default.usesFastGemm)
         XCTAssertTrue(FastGemm.use(active))
-        XCTAssertTrue(FastGemm.enabled)
+        XCTAssertTrue(FastGemm.supported)
         if FastGemm.vectorPaths.contains(.avx512) { XCTAssertTrue(FastGemm.vectorPaths.contains(.avx2)) }
         #if arch(arm64)
         XCTAssertEqual(FastGemm.vectorPaths, [.neon])

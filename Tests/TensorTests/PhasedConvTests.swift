@@ -24,15 +24,11 @@ final class PhasedConvTests: VectorPathTestCase {
         return y
     }
 
-    /// Runs `body` once on the gathering path and once on the shifted-product path (OpenBLAS;
-    /// `testFastGemmPathMatchesNaive` covers FastGemm's).
-    func bothPaths(_ body: (Bool) -> Void) {
-        let saved = PhasedConv.shiftedSpareLimit
-        defer { PhasedConv.shiftedSpareLimit = saved; FastGemm.enabled = FastGemm.supported }
-        FastGemm.enabled = false
+    /// Runs `body` once with a policy for the gathering path and once with one for the
+    /// shifted-product path (OpenBLAS; `testFastGemmPathMatchesNaive` covers FastGemm's).
+    func bothPaths(_ body: (Bool, KernelPolicy) -> Void) {
         for shifted in [false, true] {
-            PhasedConv.shiftedSpareLimit = shifted ? 1e9 : -1e9
-            body(shifted)
+            body(shifted, KernelPolicy(fastGemm: false, shiftedSpareLimit: shifted ? 1e9 : -1e9))
         }
     }
 
@@ -66,10 +62,11 @@ final class PhasedConvTests: VectorPathTestCase {
                 let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                bothPaths { shifted in
-                    let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act)!
-                    if g.strideHeight == 1 && g.strideWidth == 1 { XCTAssertEqual(p.shifted, shifted) }
-                    check(p, x, want, "upsample \(u) then \(g) \(act), shifted \(p.shifted)")
+                bothPaths { shifted, policy in
+                    let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: 5, inWidth: 6, activation: act,
+                                       policy: policy)!
+                    if g.strideHeight == 1 && g.strideWidth == 1 { XCTAssertEqual(p.engine == .shifted, shifted) }
+                    check(p, x, want, "upsample \(u) then \(g) \(act), \(p.engine)")
                 }
             }
         }
@@ -83,10 +80,7 @@ final class PhasedConvTests: VectorPathTestCase {
 
     func fastGemmPathMatchesNaive() throws {
         try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): FastGemm is not used")
-        let saved = PhasedConv.channelVectorMinimumChannels
-        defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
-        FastGemm.enabled = true
-        PhasedConv.channelVectorMinimumChannels = .max   // FastGemm for every channel count
+        let policy = KernelPolicy(fastGemm: true, channelVectorMinimumChannels: .max)   // FastGemm for every channel count
         var v = Values(state: 11)
         let convs: [(ConvGeometry, Int, Int)] = [   // geometry, upsample, input side
             (ConvGeometry(inChannels: 5, outChannels: 8, kernel: 3, stride: 1, padding: 2), 1, 17),
@@ -100,8 +94,9 @@ final class PhasedConvTests: VectorPathTestCase {
                 let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: side, inWidth: side, activation: act)!
-                XCTAssertTrue(p.fast)
+                let p = PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: side, inWidth: side, activation: act,
+                                   policy: policy)!
+                XCTAssertEqual(p.engine, .fastGemm)
                 check(p, x, want, "fast: upsample \(u) then \(g) \(act)")
             }
         }
@@ -114,8 +109,8 @@ final class PhasedConvTests: VectorPathTestCase {
             let w = v.tensor([40, deep.outChannels, 4, 4]), b = v.tensor([deep.outChannels])
             var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: deep)
             act.apply(&want)
-            let p = PhasedConv(convTranspose: w, bias: b, geometry: deep, inHeight: 7, inWidth: 7, activation: act)!
-            XCTAssertTrue(p.fast)
+            let p = PhasedConv(convTranspose: w, bias: b, geometry: deep, inHeight: 7, inWidth: 7, activation: act, policy: policy)!
+            XCTAssertEqual(p.engine, .fastGemm)
             check(p, x, want, "fast: \(deep) \(act)")
         }
         }
@@ -132,18 +127,13 @@ final class PhasedConvTests: VectorPathTestCase {
 
     func channelVectorPathMatchesNaiveAndFastGemm() throws {
         try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): the channel-vector kernel is not used")
-        let saved = PhasedConv.channelVectorMinimumChannels
-        defer { FastGemm.enabled = FastGemm.supported; PhasedConv.channelVectorMinimumChannels = saved }
-        FastGemm.enabled = true
         var v = Values(state: 13)
-        func both(_ make: () -> PhasedConv, _ x: Tensor, _ want: Tensor, vectors: Int, _ label: String) {
-            PhasedConv.channelVectorMinimumChannels = 1
-            let p = make()
-            XCTAssertEqual(p.vectors, vectors, label)
+        func both(_ make: (KernelPolicy) -> PhasedConv, _ x: Tensor, _ want: Tensor, vectors: Int, _ label: String) {
+            let p = make(KernelPolicy(fastGemm: true, channelVectorMinimumChannels: 1))
+            XCTAssertEqual(p.engine, vectors > 0 ? .channelVectors(vectorsPerTile: vectors) : .fastGemm, label)
             check(p, x, want, "channel vectors: " + label)
-            PhasedConv.channelVectorMinimumChannels = .max
-            let q = make()
-            XCTAssertTrue(q.fast && q.vectors == 0, label)
+            let q = make(KernelPolicy(fastGemm: true, channelVectorMinimumChannels: .max))
+            XCTAssertEqual(q.engine, .fastGemm, label)
             for workers in [1, 2] {
                 let (a, b) = (run(p, x, workers: workers).data, run(q, x, workers: workers).data)
                 XCTAssertEqual(zip(a, b).filter { $0.0.bitPattern != $0.1.bitPattern }.count, 0, "bit for bit: \(label)")
@@ -165,7 +155,8 @@ final class PhasedConvTests: VectorPathTestCase {
                 let w = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                both({ PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: side, inWidth: side, activation: act)! },
+                both({ PhasedConv(conv: w, bias: b, geometry: g, upsample: u, inHeight: side, inWidth: side, activation: act,
+                                  policy: $0)! },
                      x, want, vectors: vectors, "upsample \(u) then \(g) \(act)")
             }
         }
@@ -179,7 +170,7 @@ final class PhasedConvTests: VectorPathTestCase {
                 let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                both({ PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 7, inWidth: 8, activation: act)! },
+                both({ PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 7, inWidth: 8, activation: act, policy: $0)! },
                      x, want, vectors: vectors, "\(g) \(act)")
             }
         }
@@ -193,16 +184,11 @@ final class PhasedConvTests: VectorPathTestCase {
 
     func directPathMatchesNaive() throws {
         try XCTSkipUnless(FastGemm.supported, "FastGemm is off (no vector path on this CPU, or FORGER_NO_FAST_GEMM): the direct kernel is not used")
-        let saved = PhasedConv.directMaximumChannels
-        defer { FastGemm.enabled = FastGemm.supported; PhasedConv.directMaximumChannels = saved }
-        let savedSplit = PhasedConv.directSplitMultiplyAdds
-        defer { PhasedConv.directSplitMultiplyAdds = savedSplit }
-        FastGemm.enabled = true
-        PhasedConv.directMaximumChannels = 4
         // Single images inline, and split into bands of rows over the workers.
-        func check(_ p: PhasedConv, _ x: Tensor, _ want: Tensor, _ label: String) {
+        func check(_ make: (KernelPolicy) -> PhasedConv, _ x: Tensor, _ want: Tensor, _ label: String, direct: Bool) {
             for split in [Int.max, 0] {
-                PhasedConv.directSplitMultiplyAdds = split
+                let p = make(KernelPolicy(fastGemm: true, directMaximumChannels: 4, directSplitMultiplyAdds: split))
+                XCTAssertEqual(p.engine == .direct, direct, label)
                 self.check(p, x, want, label + (split == 0 ? ", split" : ""))
             }
         }
@@ -221,9 +207,9 @@ final class PhasedConvTests: VectorPathTestCase {
                 let wt = v.tensor([g.outChannels, g.inChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = Conv2d.forwardNaive(Upsample.nearest(x, scale: u), weight: wt, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(conv: wt, bias: b, geometry: g, upsample: u, inHeight: h, inWidth: w, activation: act)!
-                XCTAssertEqual(p.direct, g.outChannels <= 4, "\(g)")
-                check(p, x, want, "direct: upsample \(u) then \(g) \(act)")
+                check({ PhasedConv(conv: wt, bias: b, geometry: g, upsample: u, inHeight: h, inWidth: w, activation: act,
+                                   policy: $0)! },
+                      x, want, "direct: upsample \(u) then \(g) \(act)", direct: g.outChannels <= 4)
             }
         }
         let transposed: [ConvGeometry] = [
@@ -237,9 +223,9 @@ final class PhasedConvTests: VectorPathTestCase {
                 let wt = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = ConvTranspose2d.forwardNaive(x, weight: wt, bias: b, geometry: g)
                 act.apply(&want)
-                let p = PhasedConv(convTranspose: wt, bias: b, geometry: g, inHeight: 9, inWidth: 20, activation: act)!
-                XCTAssertTrue(p.direct, "\(g)")
-                check(p, x, want, "direct: \(g) \(act)")
+                check({ PhasedConv(convTranspose: wt, bias: b, geometry: g, inHeight: 9, inWidth: 20, activation: act,
+                                   policy: $0)! },
+                      x, want, "direct: \(g) \(act)", direct: true)
             }
         }
     }
@@ -250,9 +236,9 @@ final class PhasedConvTests: VectorPathTestCase {
         var v = Values(state: 8)
         let g = ConvGeometry(inChannels: 4, outChannels: 2, kernel: 3, stride: 1, padding: 1)
         let p = PhasedConv(conv: v.tensor([2, 4, 3, 3]), bias: nil, geometry: g, upsample: 2, inHeight: 6, inWidth: 6,
-                           activation: .identity)!
+                           activation: .identity, policy: .openBLAS)!
         XCTAssertEqual(p.phases.count, 4)
-        XCTAssertTrue(p.shifted)
+        XCTAssertEqual(p.engine, .shifted)
         XCTAssertEqual(p.multiplyAdds * 9, 12 * 12 * 4 * 2 * 9 * 4)
     }
 
@@ -274,10 +260,10 @@ final class PhasedConvTests: VectorPathTestCase {
                 let w = v.tensor([g.inChannels, g.outChannels, g.kernelHeight, g.kernelWidth]), b = v.tensor([g.outChannels])
                 var want = ConvTranspose2d.forwardNaive(x, weight: w, bias: b, geometry: g)
                 act.apply(&want)
-                bothPaths { shifted in
-                    let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act)!
-                    XCTAssertEqual(p.shifted, shifted)
-                    check(p, x, want, "\(g) \(act), shifted \(p.shifted)")
+                bothPaths { shifted, policy in
+                    let p = PhasedConv(convTranspose: w, bias: b, geometry: g, inHeight: 5, inWidth: 4, activation: act, policy: policy)!
+                    XCTAssertEqual(p.engine, shifted ? .shifted : .im2col)
+                    check(p, x, want, "\(g) \(act), \(p.engine)")
                 }
             }
         }

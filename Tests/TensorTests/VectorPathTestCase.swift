@@ -2,7 +2,7 @@ import XCTest
 @testable import Tensor
 
 /// A test case whose tests run their checks once on each vector path this CPU can execute
-/// (AVX-512, AVX2 + FMA, NEON: `FastGemm.vectorPaths`), that path active and FastGemm enabled;
+/// (AVX-512, AVX2 + FMA, NEON: `FastGemm.vectorPaths`), that path active;
 /// a failure also names the path it failed on. Where the CPU has no vector path, the checks run
 /// once (and the kernel tests skip).
 class VectorPathTestCase: XCTestCase {
