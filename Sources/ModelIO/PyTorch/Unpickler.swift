@@ -7,154 +7,6 @@
 /// string sizes are bounded, so a hostile pickle cannot make it crash, hang or allocate more than
 /// a small multiple of its own size.
 
-/// A value on the pickle machine's stack. Containers are classes (pickles mutate them after
-/// memoizing them) and live in a `PickleArena`, which breaks their links when reading is over,
-/// so that deep or cyclic structures are released without recursion.
-enum PickleValue {
-    case none
-    case bool(Bool)
-    case int(Int)
-    /// An integer too large for Int: little-endian two's-complement bytes.
-    case bigInt([UInt8])
-    case float(Double)
-    case string(String)
-    case bytes(Int)
-    case tuple(PickleTuple)
-    case list(PickleList)
-    case dict(PickleDict)
-    case global(PickleGlobal)
-    case storage(StorageRef)
-    case tensor(TensorSpec)
-
-    /// The type name with "a" or "an", for messages.
-    var withArticle: String {
-        let n = typeName
-        return ("aeiou".contains(n.first ?? "x") ? "an " : "a ") + n
-    }
-
-    /// A short name for messages.
-    var typeName: String {
-        switch self {
-        case .none: return "None"
-        case .bool: return "bool"
-        case .int, .bigInt: return "int"
-        case .float: return "float"
-        case .string: return "str"
-        case .bytes: return "bytes"
-        case .tuple: return "tuple"
-        case .list: return "list"
-        case .dict: return "dict"
-        case .global(let g): return g.pythonName
-        case .storage: return "storage"
-        case .tensor: return "tensor"
-        }
-    }
-}
-
-final class PickleTuple { var items: [PickleValue]; init(_ items: [PickleValue]) { self.items = items } }
-final class PickleList { var items: [PickleValue] = [] }
-
-/// A Python dict (or OrderedDict): entries in insertion order, a later SETITEM on an existing
-/// string key replacing the value in place, as Python does.
-final class PickleDict {
-    var entries: [(key: PickleValue, value: PickleValue)] = []
-    private var stringIndex: [String: Int] = [:]
-
-    func set(_ key: PickleValue, _ value: PickleValue) {
-        if case .string(let s) = key {
-            if let i = stringIndex[s] { entries[i].value = value; return }
-            stringIndex[s] = entries.count
-        }
-        entries.append((key, value))
-    }
-
-    func value(forKey s: String) -> PickleValue? { stringIndex[s].map { entries[$0].value } }
-
-    func clear() { entries = []; stringIndex = [:] }
-}
-
-/// Owns every container a pickle creates and breaks their links afterwards (see `PickleValue`).
-final class PickleArena {
-    fileprivate var tuples: [PickleTuple] = []
-    fileprivate var lists: [PickleList] = []
-    fileprivate var dicts: [PickleDict] = []
-    var count: Int { tuples.count + lists.count + dicts.count }
-
-    func tearDown() {
-        for t in tuples { t.items = [] }
-        for l in lists { l.items = [] }
-        for d in dicts { d.clear() }
-        tuples = []; lists = []; dicts = []
-    }
-
-    deinit { tearDown() }
-}
-
-/// The only Python globals a pickle may name.
-enum PickleGlobal: Equatable {
-    case orderedDict                // collections.OrderedDict
-    case rebuildTensorV2            // torch._utils._rebuild_tensor_v2
-    case rebuildParameter           // torch._utils._rebuild_parameter
-    case rebuildParameterWithState  // torch._utils._rebuild_parameter_with_state
-    case rebuildFromTypeV2          // torch._tensor._rebuild_from_type_v2
-    case tensorType(String)         // torch.Tensor, torch.nn.parameter.Parameter: only as a type tag
-    case storageType(DType)         // torch.FloatStorage and friends: only inside a persistent id
-
-    static let storageTypes: [String: DType] = [
-        "FloatStorage": .f32, "DoubleStorage": .f64, "HalfStorage": .f16, "BFloat16Storage": .bf16,
-        "LongStorage": .i64, "IntStorage": .i32, "ShortStorage": .i16, "CharStorage": .i8,
-        "ByteStorage": .u8, "BoolStorage": .bool,
-    ]
-
-    init?(module: String, name: String) {
-        switch (module, name) {
-        case ("collections", "OrderedDict"): self = .orderedDict
-        case ("torch._utils", "_rebuild_tensor_v2"): self = .rebuildTensorV2
-        case ("torch._utils", "_rebuild_parameter"): self = .rebuildParameter
-        case ("torch._utils", "_rebuild_parameter_with_state"): self = .rebuildParameterWithState
-        case ("torch._tensor", "_rebuild_from_type_v2"): self = .rebuildFromTypeV2
-        case ("torch", "Tensor"), ("torch._tensor", "Tensor"), ("torch.nn.parameter", "Parameter"):
-            self = .tensorType("\(module).\(name)")
-        case ("torch", _):
-            guard let dtype = Self.storageTypes[name] else { return nil }
-            self = .storageType(dtype)
-        default: return nil
-        }
-    }
-
-    var pythonName: String {
-        switch self {
-        case .orderedDict: return "collections.OrderedDict"
-        case .rebuildTensorV2: return "torch._utils._rebuild_tensor_v2"
-        case .rebuildParameter: return "torch._utils._rebuild_parameter"
-        case .rebuildParameterWithState: return "torch._utils._rebuild_parameter_with_state"
-        case .rebuildFromTypeV2: return "torch._tensor._rebuild_from_type_v2"
-        case .tensorType(let n): return n
-        case .storageType(let d): return "torch." + (Self.storageTypes.first { $0.value == d }?.key ?? "Storage")
-        }
-    }
-}
-
-/// A storage named by a persistent id: where its bytes are and what they hold.
-struct StorageRef {
-    var key: String
-    var dtype: DType
-    /// Elements the persistent id declares.
-    var count: Int
-    /// Legacy files only: a view into a larger storage (root key, element offset).
-    var view: (root: String, offset: Int)? = nil
-}
-
-/// A tensor as `_rebuild_tensor_v2` describes it: a strided view into a storage. Sizes and
-/// strides are checked when it is made; the storage bounds when it is read.
-struct TensorSpec {
-    var storage: StorageRef
-    var offset: Int
-    var shape: [Int]
-    var stride: [Int]
-    var count: Int
-}
-
 struct Unpickler {
     /// Largest element count of one tensor.
     static let maxElements = 1 << 31
@@ -311,125 +163,156 @@ struct Unpickler {
                 throw fail(.truncated, at: here, "the pickle ends without a STOP opcode", hint: CheckpointHint.corrupt)
             }
             let op = data[pos]; pos += 1
-            switch op {
-            case 0x80: // PROTO
-                let v = try uint(1)
-                guard v <= 5 else { throw bad("pickle protocol \(v) is not supported (0-5)") }
-            case 0x95: // FRAME: a length hint only
-                _ = try uint(8)
-            case 0x2E: // STOP
+            if op == 0x2E { // STOP
                 guard marks.isEmpty, stack.count == 1 else { throw bad("STOP leaves \(stack.count) values and \(marks.count) open MARKs instead of one value") }
                 return stack[0]
-            case 0x28: // MARK
-                guard marks.count < Self.maxStack else { throw limit("MARK count", Self.maxStack) }
-                marks.append(stack.count)
-            case 0x30: // POP
-                if stack.count == (marks.last ?? -1) { _ = try popMark() } else { _ = try pop() }
-            case 0x31: // POP_MARK
-                _ = try popMark()
-            case 0x32: // DUP
-                try push(try top())
-            case 0x4E: try push(.none) // NONE
-            case 0x88: try push(.bool(true)) // NEWTRUE
-            case 0x89: try push(.bool(false)) // NEWFALSE
-            case 0x4A: // BININT
-                try push(.int(Int(Int32(truncatingIfNeeded: UInt32(try uint(4))))))
-            case 0x4B: try push(.int(Int(try uint(1)))) // BININT1
-            case 0x4D: try push(.int(Int(try uint(2)))) // BININT2
-            case 0x8A, 0x8B: // LONG1, LONG4
-                let n = try length(op == 0x8A ? 1 : 4)
-                let bytes = Array(try take(n))
-                if n == 0 {
-                    try push(.int(0))
-                } else if n <= 8 {
-                    var v: UInt64 = 0
-                    for (i, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
-                    if n < 8, bytes[n - 1] & 0x80 != 0 { v |= ~UInt64(0) << (8 * UInt64(n)) }
-                    try push(.int(Int(Int64(bitPattern: v))))
-                } else {
-                    try push(.bigInt(bytes))
-                }
-            case 0x47: // BINFLOAT, big-endian
-                let b = try take(8)
-                var v: UInt64 = 0
-                for x in b { v = v << 8 | UInt64(x) }
-                try push(.float(Double(bitPattern: v)))
-            case 0x58: try push(.string(try utf8(try take(try length(4))))) // BINUNICODE
-            case 0x8C: try push(.string(try utf8(try take(try length(1))))) // SHORT_BINUNICODE
-            case 0x8D: try push(.string(try utf8(try take(try length(8))))) // BINUNICODE8
-            case 0x42: try push(.bytes(try take(try length(4)).count)) // BINBYTES
-            case 0x43: try push(.bytes(try take(try length(1)).count)) // SHORT_BINBYTES
-            case 0x8E: try push(.bytes(try take(try length(8)).count)) // BINBYTES8
-            case 0x29: try push(try tuple([])) // EMPTY_TUPLE
-            case 0x85: // TUPLE1
-                let a = try pop(); try push(try tuple([a]))
-            case 0x86: // TUPLE2
-                let b = try pop(), a = try pop(); try push(try tuple([a, b]))
-            case 0x87: // TUPLE3
-                let c = try pop(), b = try pop(), a = try pop(); try push(try tuple([a, b, c]))
-            case 0x74: // TUPLE
-                try push(try tuple(try popMark()))
-            case 0x5D: try push(.list(try newList())) // EMPTY_LIST
-            case 0x6C: // LIST
-                let items = try popMark(); let l = try newList(); l.items = items; try push(.list(l))
-            case 0x7D: try push(.dict(try newDict())) // EMPTY_DICT
-            case 0x64: // DICT
-                let items = try popMark(); let d = try newDict()
-                try setItems(d, items)
-                try push(.dict(d))
-            case 0x71: try put(Int(try uint(1))) // BINPUT
-            case 0x72: try put(Int(try uint(4))) // LONG_BINPUT
-            case 0x94: try put(memo.count) // MEMOIZE
-            case 0x68: try push(try get(Int(try uint(1)))) // BINGET
-            case 0x6A: try push(try get(Int(try uint(4)))) // LONG_BINGET
-            case 0x61: // APPEND
-                let v = try pop()
-                guard case .list(let l) = try top() else { throw bad("APPEND to \(try top().withArticle), not a list") }
-                l.items.append(v)
-            case 0x65: // APPENDS
-                let items = try popMark()
-                guard case .list(let l) = try top() else { throw bad("APPENDS to \(try top().withArticle), not a list") }
-                l.items += items
-            case 0x73: // SETITEM
-                let v = try pop(), k = try pop()
-                guard case .dict(let d) = try top() else { throw bad("SETITEM on \(try top().withArticle), not a dict") }
-                try setItems(d, [k, v])
-            case 0x75: // SETITEMS
-                let items = try popMark()
-                guard case .dict(let d) = try top() else { throw bad("SETITEMS on \(try top().withArticle), not a dict") }
-                try setItems(d, items)
-            case 0x63: // GLOBAL
-                let module = try line(), name = try line()
-                try push(.global(try resolve(module, name)))
-            case 0x93: // STACK_GLOBAL
-                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
-                    throw bad("STACK_GLOBAL needs two strings")
-                }
-                try push(.global(try resolve(module, name)))
-            case 0x51: // BINPERSID
-                let pid = try pop()
-                try push(try persistentLoad(pid, baseOffset + opStart))
-            case 0x52: // REDUCE
-                guard case .tuple(let args) = try pop() else { throw bad("REDUCE needs an argument tuple") }
-                let f = try pop()
-                try push(try call(f, args.items))
-            case 0x81: // NEWOBJ
-                guard case .tuple(let args) = try pop() else { throw bad("NEWOBJ needs an argument tuple") }
-                guard case .global(.orderedDict) = try pop(), args.items.isEmpty else {
-                    throw bad("NEWOBJ may only create an empty collections.OrderedDict")
-                }
-                try push(.dict(try newDict()))
-            case 0x62: // BUILD: state for an object we made; dict and tensor state carries no weights.
-                let state = try pop()
-                switch try top() {
-                case .dict, .tensor: break
-                default: throw bad("BUILD sets state \(state.typeName) on \(try top().withArticle)")
-                }
-            default:
-                throw fail(.badPickle, at: here, "opcode 0x\(String(op, radix: 16)) is not one this reader accepts (a state_dict never needs it)",
-                           hint: CheckpointHint.resave)
             }
+            if try framing(op) || scalar(op) || container(op) || object(op) { continue }
+            throw fail(.badPickle, at: here, "opcode 0x\(String(op, radix: 16)) is not one this reader accepts (a state_dict never needs it)",
+                       hint: CheckpointHint.resave)
         }
+    }
+
+    /// The protocol, frame and stack opcodes (PROTO, FRAME, MARK, POP, POP_MARK, DUP); false for any other.
+    private mutating func framing(_ op: UInt8) throws -> Bool {
+        switch op {
+        case 0x80: // PROTO
+            let v = try uint(1)
+            guard v <= 5 else { throw bad("pickle protocol \(v) is not supported (0-5)") }
+        case 0x95: // FRAME: a length hint only
+            _ = try uint(8)
+        case 0x28: // MARK
+            guard marks.count < Self.maxStack else { throw limit("MARK count", Self.maxStack) }
+            marks.append(stack.count)
+        case 0x30: // POP
+            if stack.count == (marks.last ?? -1) { _ = try popMark() } else { _ = try pop() }
+        case 0x31: // POP_MARK
+            _ = try popMark()
+        case 0x32: // DUP
+            try push(try top())
+        default: return false
+        }
+        return true
+    }
+
+    /// The opcodes that push a constant, a number, a string or bytes; false for any other.
+    private mutating func scalar(_ op: UInt8) throws -> Bool {
+        switch op {
+        case 0x4E: try push(.none) // NONE
+        case 0x88: try push(.bool(true)) // NEWTRUE
+        case 0x89: try push(.bool(false)) // NEWFALSE
+        case 0x4A: // BININT
+            try push(.int(Int(Int32(truncatingIfNeeded: UInt32(try uint(4))))))
+        case 0x4B: try push(.int(Int(try uint(1)))) // BININT1
+        case 0x4D: try push(.int(Int(try uint(2)))) // BININT2
+        case 0x8A, 0x8B: // LONG1, LONG4
+            let n = try length(op == 0x8A ? 1 : 4)
+            let bytes = Array(try take(n))
+            if n == 0 {
+                try push(.int(0))
+            } else if n <= 8 {
+                var v: UInt64 = 0
+                for (i, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+                if n < 8, bytes[n - 1] & 0x80 != 0 { v |= ~UInt64(0) << (8 * UInt64(n)) }
+                try push(.int(Int(Int64(bitPattern: v))))
+            } else {
+                try push(.bigInt(bytes))
+            }
+        case 0x47: // BINFLOAT, big-endian
+            let b = try take(8)
+            var v: UInt64 = 0
+            for x in b { v = v << 8 | UInt64(x) }
+            try push(.float(Double(bitPattern: v)))
+        case 0x58: try push(.string(try utf8(try take(try length(4))))) // BINUNICODE
+        case 0x8C: try push(.string(try utf8(try take(try length(1))))) // SHORT_BINUNICODE
+        case 0x8D: try push(.string(try utf8(try take(try length(8))))) // BINUNICODE8
+        case 0x42: try push(.bytes(try take(try length(4)).count)) // BINBYTES
+        case 0x43: try push(.bytes(try take(try length(1)).count)) // SHORT_BINBYTES
+        case 0x8E: try push(.bytes(try take(try length(8)).count)) // BINBYTES8
+        default: return false
+        }
+        return true
+    }
+
+    /// The opcodes that build tuples, lists and dicts and use the memo; false for any other.
+    private mutating func container(_ op: UInt8) throws -> Bool {
+        switch op {
+        case 0x29: try push(try tuple([])) // EMPTY_TUPLE
+        case 0x85: // TUPLE1
+            let a = try pop(); try push(try tuple([a]))
+        case 0x86: // TUPLE2
+            let b = try pop(), a = try pop(); try push(try tuple([a, b]))
+        case 0x87: // TUPLE3
+            let c = try pop(), b = try pop(), a = try pop(); try push(try tuple([a, b, c]))
+        case 0x74: // TUPLE
+            try push(try tuple(try popMark()))
+        case 0x5D: try push(.list(try newList())) // EMPTY_LIST
+        case 0x6C: // LIST
+            let items = try popMark(); let l = try newList(); l.items = items; try push(.list(l))
+        case 0x7D: try push(.dict(try newDict())) // EMPTY_DICT
+        case 0x64: // DICT
+            let items = try popMark(); let d = try newDict()
+            try setItems(d, items)
+            try push(.dict(d))
+        case 0x71: try put(Int(try uint(1))) // BINPUT
+        case 0x72: try put(Int(try uint(4))) // LONG_BINPUT
+        case 0x94: try put(memo.count) // MEMOIZE
+        case 0x68: try push(try get(Int(try uint(1)))) // BINGET
+        case 0x6A: try push(try get(Int(try uint(4)))) // LONG_BINGET
+        case 0x61: // APPEND
+            let v = try pop()
+            guard case .list(let l) = try top() else { throw bad("APPEND to \(try top().withArticle), not a list") }
+            l.items.append(v)
+        case 0x65: // APPENDS
+            let items = try popMark()
+            guard case .list(let l) = try top() else { throw bad("APPENDS to \(try top().withArticle), not a list") }
+            l.items += items
+        case 0x73: // SETITEM
+            let v = try pop(), k = try pop()
+            guard case .dict(let d) = try top() else { throw bad("SETITEM on \(try top().withArticle), not a dict") }
+            try setItems(d, [k, v])
+        case 0x75: // SETITEMS
+            let items = try popMark()
+            guard case .dict(let d) = try top() else { throw bad("SETITEMS on \(try top().withArticle), not a dict") }
+            try setItems(d, items)
+        default: return false
+        }
+        return true
+    }
+
+    /// The opcodes that name a global, load a persistent id or apply a reducer; false for any other.
+    private mutating func object(_ op: UInt8) throws -> Bool {
+        switch op {
+        case 0x63: // GLOBAL
+            let module = try line(), name = try line()
+            try push(.global(try resolve(module, name)))
+        case 0x93: // STACK_GLOBAL
+            guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                throw bad("STACK_GLOBAL needs two strings")
+            }
+            try push(.global(try resolve(module, name)))
+        case 0x51: // BINPERSID
+            let pid = try pop()
+            try push(try persistentLoad(pid, baseOffset + opStart))
+        case 0x52: // REDUCE
+            guard case .tuple(let args) = try pop() else { throw bad("REDUCE needs an argument tuple") }
+            let f = try pop()
+            try push(try call(f, args.items))
+        case 0x81: // NEWOBJ
+            guard case .tuple(let args) = try pop() else { throw bad("NEWOBJ needs an argument tuple") }
+            guard case .global(.orderedDict) = try pop(), args.items.isEmpty else {
+                throw bad("NEWOBJ may only create an empty collections.OrderedDict")
+            }
+            try push(.dict(try newDict()))
+        case 0x62: // BUILD: state for an object we made; dict and tensor state carries no weights.
+            let state = try pop()
+            switch try top() {
+            case .dict, .tensor: break
+            default: throw bad("BUILD sets state \(state.typeName) on \(try top().withArticle)")
+            }
+        default: return false
+        }
+        return true
     }
 
     private func setItems(_ d: PickleDict, _ items: [PickleValue]) throws {

@@ -71,6 +71,20 @@ struct ZipArchive {
     // MARK: - Central directory
 
     private mutating func readCentralDirectory() throws {
+        let eocd = try endRecord()
+        let (start, count) = try centralDirectory(endRecord: eocd)
+        var at = start
+        for n in 0..<count {
+            let (entry, next) = try centralEntry(n, at: at)
+            if index[entry.name] == nil { index[entry.name] = entries.count }
+            entries.append(entry)
+            at = next
+        }
+    }
+
+    /// Where the end-of-central-directory record starts: the last one within a comment's reach
+    /// of the end.
+    private func endRecord() throws -> Int {
         // End of central directory: 22 bytes plus a comment of at most 65535 bytes.
         let minEOCD = 22
         guard bytes.count >= minEOCD else { throw truncated(0, "end-of-central-directory record") }
@@ -85,6 +99,12 @@ struct ZipArchive {
             throw fail(.truncated, at: "end of file", "no zip end-of-central-directory record was found; the file is cut short or is not a zip",
                        hint: CheckpointHint.corrupt)
         }
+        return eocd
+    }
+
+    /// Where the central directory starts and how many entries it holds, from the end record (or
+    /// the zip64 end record it points at), checked against the file's size.
+    private func centralDirectory(endRecord eocd: Int) throws -> (start: Int, count: Int) {
         let disk = try u16(eocd + 4, "end record"), cdDisk = try u16(eocd + 6, "end record")
         var count = UInt64(try u16(eocd + 10, "end record"))
         var cdSize = UInt64(try u32(eocd + 12, "end record"))
@@ -118,54 +138,54 @@ struct ZipArchive {
                        hint: CheckpointHint.corrupt)
         }
 
-        var at = start
-        for n in 0..<Int(count) {
-            guard try u32(at, "central directory") == 0x0201_4B50 else {
-                throw fail(.badZip, at: "byte \(at)", "central-directory entry \(n) has a bad signature", hint: CheckpointHint.corrupt)
-            }
-            let flags = try u16(at + 8, "central directory")
-            let method = try u16(at + 10, "central directory")
-            let crc = try u32(at + 16, "central directory")
-            var csize = UInt64(try u32(at + 20, "central directory"))
-            var usize = UInt64(try u32(at + 24, "central directory"))
-            let nameLen = Int(try u16(at + 28, "central directory"))
-            let extraLen = Int(try u16(at + 30, "central directory"))
-            let commentLen = Int(try u16(at + 32, "central directory"))
-            var local = UInt64(try u32(at + 42, "central directory"))
-            let nameStart = at + 46
-            guard nameStart + nameLen + extraLen + commentLen <= bytes.count else { throw truncated(nameStart, "central directory") }
-            let name = String(decoding: bytes[nameStart..<nameStart + nameLen], as: UTF8.self)
+        return (start, Int(count))
+    }
 
-            // Zip64 extended information: only the fields whose 32-bit value is saturated, in order.
-            var e = nameStart + nameLen
-            let extraEnd = e + extraLen
-            while e + 4 <= extraEnd {
-                let tag = try u16(e, "extra field"), len = Int(try u16(e + 2, "extra field"))
-                guard e + 4 + len <= extraEnd else { break }
-                if tag == 0x0001 {
-                    var f = e + 4
-                    func next() throws -> UInt64 {
-                        guard f + 8 <= e + 4 + len else {
-                            throw fail(.badZip, at: "zip entry '\(name)'", "its zip64 extra field is too short", hint: CheckpointHint.corrupt)
-                        }
-                        defer { f += 8 }
-                        return try u64(f, "zip64 extra field")
-                    }
-                    if usize == 0xFFFF_FFFF { usize = try next() }
-                    if csize == 0xFFFF_FFFF { csize = try next() }
-                    if local == 0xFFFF_FFFF { local = try next() }
-                }
-                e += 4 + len
-            }
-
-            let entry = Entry(name: name, method: method, flags: flags, crc: crc,
-                              compressedSize: try fileOffset(csize, "compressed size of '\(name)'", at: at + 20),
-                              uncompressedSize: usize > UInt64(Int.max) ? Int.max : Int(usize),
-                              localHeaderOffset: try fileOffset(local, "local-header offset of '\(name)'", at: at + 42))
-            if index[name] == nil { index[name] = entries.count }
-            entries.append(entry)
-            at = extraEnd + commentLen
+    /// Central-directory entry `n`, which starts at `at`, and where the next one starts.
+    private func centralEntry(_ n: Int, at: Int) throws -> (Entry, next: Int) {
+        guard try u32(at, "central directory") == 0x0201_4B50 else {
+            throw fail(.badZip, at: "byte \(at)", "central-directory entry \(n) has a bad signature", hint: CheckpointHint.corrupt)
         }
+        let flags = try u16(at + 8, "central directory")
+        let method = try u16(at + 10, "central directory")
+        let crc = try u32(at + 16, "central directory")
+        var csize = UInt64(try u32(at + 20, "central directory"))
+        var usize = UInt64(try u32(at + 24, "central directory"))
+        let nameLen = Int(try u16(at + 28, "central directory"))
+        let extraLen = Int(try u16(at + 30, "central directory"))
+        let commentLen = Int(try u16(at + 32, "central directory"))
+        var local = UInt64(try u32(at + 42, "central directory"))
+        let nameStart = at + 46
+        guard nameStart + nameLen + extraLen + commentLen <= bytes.count else { throw truncated(nameStart, "central directory") }
+        let name = String(decoding: bytes[nameStart..<nameStart + nameLen], as: UTF8.self)
+
+        // Zip64 extended information: only the fields whose 32-bit value is saturated, in order.
+        var e = nameStart + nameLen
+        let extraEnd = e + extraLen
+        while e + 4 <= extraEnd {
+            let tag = try u16(e, "extra field"), len = Int(try u16(e + 2, "extra field"))
+            guard e + 4 + len <= extraEnd else { break }
+            if tag == 0x0001 {
+                var f = e + 4
+                func next() throws -> UInt64 {
+                    guard f + 8 <= e + 4 + len else {
+                        throw fail(.badZip, at: "zip entry '\(name)'", "its zip64 extra field is too short", hint: CheckpointHint.corrupt)
+                    }
+                    defer { f += 8 }
+                    return try u64(f, "zip64 extra field")
+                }
+                if usize == 0xFFFF_FFFF { usize = try next() }
+                if csize == 0xFFFF_FFFF { csize = try next() }
+                if local == 0xFFFF_FFFF { local = try next() }
+            }
+            e += 4 + len
+        }
+
+        let entry = Entry(name: name, method: method, flags: flags, crc: crc,
+                          compressedSize: try fileOffset(csize, "compressed size of '\(name)'", at: at + 20),
+                          uncompressedSize: usize > UInt64(Int.max) ? Int.max : Int(usize),
+                          localHeaderOffset: try fileOffset(local, "local-header offset of '\(name)'", at: at + 42))
+        return (entry, extraEnd + commentLen)
     }
 
     // MARK: - Entry data
