@@ -163,21 +163,12 @@ struct Sample: ParsableCommand {
     }
 
     func writeEach(_ named: [NamedLatent], _ folder: EachFolder, session: Session) throws {
-        let generator = session.model.inferenceGenerator
+        let plan = RenderPlan(format: .png, latents: named.map(\.vector), labels: session.labels(named.count),
+                              frames: [], layout: .init(columns: 1, scale: scale ?? 1))
         let progress: ProgressReporter = files.quiet ? SilentProgress() : TerminalProgress()
-        progress.start(total: named.count, label: "rendering")
-        var start = 0
-        while start < named.count {
-            let part = Array(named[start..<min(named.count, start + batchSize)])
-            let y = generator.forward(Tensor(latentRows: part.map(\.vector), size: session.size), labels: session.labels(part.count))
-            for (k, image) in try Renderer.pixels(y, range: session.model.manifest.outputRange, firstIndex: start).enumerated() {
-                let scaled = (scale ?? 1) > 1 ? image.upscaled(by: scale!) : image
-                try PNG.write(scaled, to: folder.imageURL(start + k))
-            }
-            start += part.count
-            guard progress.advance(by: part.count) else { break }
+        _ = try Renderer(model: session.model, batchSize: batchSize).forEachBatch(Array(named.indices), of: plan, progress: progress) { start, images in
+            for (k, image) in images.enumerated() { try PNG.write(image, to: folder.imageURL(start + k)) }
         }
-        progress.finish()
         try folder.writeLatents()
     }
 }

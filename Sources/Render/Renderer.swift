@@ -102,8 +102,9 @@ public struct Renderer {
         }
     }
 
-    /// Generator outputs for latents `indices` of the plan, as pixels at the layout's scale.
-    public func images(_ indices: [Int], of plan: RenderPlan) throws -> [PixelImage] {
+    /// Generator outputs for latents `indices` of the plan, as pixels at the layout's scale;
+    /// `firstIndex` numbers the images in a message about a non-finite output.
+    public func images(_ indices: [Int], of plan: RenderPlan, firstIndex: Int = 0) throws -> [PixelImage] {
         guard !indices.isEmpty else { return [] }
         let size = model.manifest.latentSize
         var data = [Float](); data.reserveCapacity(indices.count * size)
@@ -116,7 +117,7 @@ public struct Renderer {
         } else {
             y = generator.forward(z, labels: plan.labels.map { l in indices.map { l[$0] } }, batchSize: batchSize)
         }
-        let images = try Self.pixels(y, range: model.manifest.outputRange)
+        let images = try Self.pixels(y, range: model.manifest.outputRange, firstIndex: firstIndex)
         return plan.layout.scale == 1 ? images : images.map { $0.upscaled(by: plan.layout.scale) }
     }
 
@@ -165,19 +166,30 @@ public struct Renderer {
     private func composePNG(_ plan: RenderPlan, progress: ProgressReporter) throws -> PixelImage {
         let frame = plan.frames[0]
         let indices = frame.tiles.compactMap { $0 }
-        progress.start(total: indices.count, label: "rendering")
-        // In batches, so that the bar moves (and can stop the work) on a large grid.
         var generated: [PixelImage] = []
         generated.reserveCapacity(indices.count)
+        guard try forEachBatch(indices, of: plan, progress: progress, { _, images in generated += images }) else {
+            throw RenderError.interrupted
+        }
+        return try compose(frame, plan: plan, images: generated)
+    }
+
+    /// Generates latents `indices` of the plan in batches of `batchSize`, so that the bar moves
+    /// (and can stop the work) on a large job, and hands each batch's images (at the layout's
+    /// scale) to `body` with the position in `indices` of its first. False where `progress`
+    /// asked to stop (the batches so far handed over).
+    public func forEachBatch(_ indices: [Int], of plan: RenderPlan, progress: ProgressReporter,
+                             _ body: (Int, [PixelImage]) throws -> Void) throws -> Bool {
+        progress.start(total: indices.count, label: "rendering")
         var start = 0
         while start < indices.count {
             let part = Array(indices[start..<min(indices.count, start + batchSize)])
-            generated += try images(part, of: plan)
+            try body(start, try images(part, of: plan, firstIndex: start))
             start += part.count
-            guard progress.advance(by: part.count) else { throw RenderError.interrupted }
+            guard progress.advance(by: part.count) else { return false }
         }
         progress.finish()
-        return try compose(frame, plan: plan, images: generated)
+        return true
     }
 
     private func renderGIF(_ plan: RenderPlan, to url: URL, progress: ProgressReporter) throws {
