@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Latent
 import Render
+import Safety
 
 struct DirectionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,6 +67,9 @@ struct DirectionsCommand: ParsableCommand {
         }
         try ends(output, "json", "-o"); try ends(npy, "npy", "--npy"); try ends(grid, "png", "--grid"); try ends(gif, "gif", "--gif")
         if let top, top < 1 { throw ValidationError("--top must be at least 1") }
+        if let scale { try Limits.check(scale, 1...Limits.maximumScale, "--scale") }
+        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
+        try RenderTarget.checkFramesPerSecond(fps)
         // The library is merged into (--replace governs its names); the other files are outputs.
         try files.check([npy.map { ($0, "--npy file") }, grid.map { ($0, "--grid picture") }, gif.map { ($0, "--gif animation") },
                          grid.map { (Recipe.url(besides: URL(fileURLWithPath: $0)).path, "recipe of the grid") },
@@ -104,13 +108,9 @@ struct DirectionsCommand: ParsableCommand {
         var library = try VectorLibrary.readOrEmpty(libraryURL)
         let bases = (grid != nil || gif != nil) ? try session.latents(base, option: "--base") : []
         let strengthValues = Sweep.evenlySpaced(try parseRange(strengths, option: "--strengths"), steps: steps)
-        let renders = try [grid, gif].compactMap { $0 }.map { path in
-            var arguments = ["-o", path, "--batch-size", String(batchSize)]
-            if files.force { arguments.append("--force") }
-            if quiet { arguments.append("--quiet") }
-            if let scale { arguments += ["--scale", String(scale)] }
-            if path == gif { arguments += ["--fps", String(fps)] + (noDither ? ["--no-dither"] : []) }
-            return try RenderOptions.parse(arguments)
+        let renders = [grid, gif].compactMap { $0 }.map {
+            RenderTarget(output: $0, scale: scale, batchSize: batchSize, quiet: quiet, noLabels: false,
+                         framesPerSecond: fps, dither: !noDither)
         }
 
         let prefix = name ?? method.rawValue
@@ -133,12 +133,12 @@ struct DirectionsCommand: ParsableCommand {
             try library.replace(entryName, entry)
         }
         let shown = Array(found.prefix(top))
-        let plans = try renders.map { render -> (RenderPlan, RenderOptions) in
+        let plans = try renders.map { render -> (RenderPlan, RenderTarget) in
             (try plan(shown, bases: bases, strengths: strengthValues, session: session, render: render), render)
         }
 
         for (plan, render) in plans {
-            try session.finish(plan, render, command: "directions", settings: settings())
+            try session.finish(plan, render, settings: settings())
         }
         if let npy { try Directions.writeNPY(found, to: URL(fileURLWithPath: npy)) }
         try library.write(to: libraryURL)
@@ -186,7 +186,7 @@ struct DirectionsCommand: ParsableCommand {
 
     /// Rows: each base with each shown direction; columns: strengths in sigma.
     func plan(_ shown: [DiscoveredDirection], bases: [NamedLatent], strengths: [Float], session: Session,
-              render: RenderOptions) throws -> RenderPlan {
+              render: RenderTarget) throws -> RenderPlan {
         var rows: [SweepRow] = []
         for b in bases {
             for d in shown {

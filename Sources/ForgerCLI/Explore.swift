@@ -57,40 +57,46 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
-/// Where and how a command draws its picture.
-struct PictureOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Output file; its recipe is written beside it as <output>.recipe.json.")
-    var output: String
+/// How pictures are laid out and computed: shared by every command that draws one.
+struct LayoutOptions: ParsableArguments {
     @Option(help: "Enlarge each image by this integer factor, 1 to \(Limits.maximumScale) (default: until it is at least 64 px).")
     var scale: Int?
     @Flag(help: "No text in the picture: no tile labels, captions or title.")
     var noLabels = false
     @Option(help: "Images computed at once, 1 to \(Limits.maximumBatchSize) (bounds memory).")
     var batchSize = 64
-    @OptionGroup var files: OutputOptions
-
-    var quiet: Bool { files.quiet }
-    var url: URL { URL(fileURLWithPath: output) }
 
     func validate() throws {
         if let scale { try Limits.check(scale, 1...Limits.maximumScale, "--scale") }
         try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
+    }
+}
+
+/// Where and how a command draws its picture.
+struct PictureOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Output file; its recipe is written beside it as <output>.recipe.json.")
+    var output: String
+    @OptionGroup var layout: LayoutOptions
+    @OptionGroup var files: OutputOptions
+
+    var quiet: Bool { files.quiet }
+    var scale: Int? { layout.scale }
+    var batchSize: Int { layout.batchSize }
+    var url: URL { URL(fileURLWithPath: output) }
+
+    func validate() throws {
         try files.check([(output, "output"), (Recipe.url(besides: url).path, "recipe of the output")])
     }
 
-    var format: RenderPlan.Format {
-        get throws {
-            switch url.pathExtension.lowercased() {
-            case "png": return .png
-            case "gif": return .gif
-            default: throw UserError("-o \(output): the file name must end in .png or .gif")
-            }
-        }
-    }
+    var format: RenderPlan.Format { get throws { try target.format } }
 
     /// For commands whose picture is always a PNG.
     func requirePNG(_ what: String) throws {
         guard try format == .png else { throw UserError("-o \(output): \(what) is a PNG; name it .png") }
+    }
+
+    var target: RenderTarget {
+        RenderTarget(output: output, scale: layout.scale, batchSize: layout.batchSize, quiet: files.quiet, noLabels: layout.noLabels)
     }
 }
 
@@ -102,19 +108,49 @@ struct RenderOptions: ParsableArguments {
     @Flag(help: "GIF: no dithering of colour frames.")
     var noDither = false
 
-    var output: String { picture.output }
-    var url: URL { picture.url }
-    var scale: Int? { picture.scale }
     var batchSize: Int { picture.batchSize }
-    var quiet: Bool { picture.quiet }
     var format: RenderPlan.Format { get throws { try picture.format } }
-    var framesPerSecond: Double { fps ?? 12 }
 
     func validate() throws {
-        if let fps, !(fps > 0 && fps <= 50) { throw ValidationError("--fps must be above 0 and at most 50") }
+        if let fps { try RenderTarget.checkFramesPerSecond(fps) }
         if (try? picture.format) == .png, fps != nil || noDither {
             throw ValidationError("--fps and --no-dither set how a GIF is written; -o \(picture.output) is a PNG")
         }
+    }
+
+    var target: RenderTarget {
+        var t = picture.target
+        t.framesPerSecond = fps ?? t.framesPerSecond
+        t.dither = !noDither
+        return t
+    }
+}
+
+/// One picture to render, as plain values: what the options above parse into, and what a
+/// command that draws several pictures (or one of its own) builds directly.
+struct RenderTarget {
+    var output: String
+    var scale: Int?
+    var batchSize: Int
+    var quiet: Bool
+    var noLabels: Bool
+    var framesPerSecond: Double = 12
+    var dither = true
+
+    var url: URL { URL(fileURLWithPath: output) }
+
+    var format: RenderPlan.Format {
+        get throws {
+            switch url.pathExtension.lowercased() {
+            case "png": return .png
+            case "gif": return .gif
+            default: throw UserError("-o \(output): the file name must end in .png or .gif")
+            }
+        }
+    }
+
+    static func checkFramesPerSecond(_ fps: Double, option: String = "--fps") throws {
+        guard fps > 0, fps <= 50 else { throw ValidationError("\(option) must be above 0 and at most 50") }
     }
 }
 
@@ -179,25 +215,18 @@ struct Session {
         given ?? RenderPlan.autoScale(width: model.manifest.outputWidth, height: model.manifest.outputHeight)
     }
 
-    func scale(_ options: PictureOptions) -> Int { scale(options.scale) }
+    func scale(_ target: RenderTarget) -> Int { scale(target.scale) }
 
-    func scale(_ options: RenderOptions) -> Int { scale(options.picture.scale) }
-
-    func gifSettings(_ options: RenderOptions, loop: Bool = true) -> RenderPlan.GIFSettings {
-        .init(fps: options.framesPerSecond, loopCount: loop ? 0 : nil, dither: !options.noDither)
+    func gifSettings(_ target: RenderTarget, loop: Bool = true) -> RenderPlan.GIFSettings {
+        .init(fps: target.framesPerSecond, loopCount: loop ? 0 : nil, dither: target.dither)
     }
 
-    /// Renders the plan to the output and writes the recipe beside it.
-    func finish(_ plan: RenderPlan, _ options: RenderOptions, command: String, settings: [String: String]) throws {
+    /// Renders the plan to the target and writes the recipe beside it.
+    func finish(_ plan: RenderPlan, _ target: RenderTarget, settings: [String: String]) throws {
         var all = settings
-        if plan.format == .gif { all["fps"] = String(options.framesPerSecond); all["dither"] = String(!options.noDither) }
-        try finish(plan, options.picture, command: command, settings: all)
-    }
-
-    /// Renders the plan to the output and writes the recipe beside it.
-    func finish(_ plan: RenderPlan, _ options: PictureOptions, command: String, settings: [String: String]) throws {
-        try finish(plan, output: options.output, batchSize: options.batchSize, quiet: options.quiet, noLabels: options.noLabels,
-                   settings: settings)
+        if plan.format == .gif { all["fps"] = String(target.framesPerSecond); all["dither"] = String(target.dither) }
+        try finish(plan, output: target.output, batchSize: target.batchSize, quiet: target.quiet, noLabels: target.noLabels,
+                   settings: all)
     }
 
     /// Renders the plan to `output` and writes the recipe beside it; `noLabels` drops its text.

@@ -59,7 +59,8 @@ struct Project: ParsableCommand {
 
     func validate() throws {
         if let scale, !(1...64).contains(scale) { throw ValidationError("--scale must be 1 to 64") }
-        guard fps > 0, fps <= 50 else { throw ValidationError("--fps must be above 0 and at most 50") }
+        try RenderTarget.checkFramesPerSecond(fps)
+        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
         guard !images.isEmpty else { throw ValidationError("give at least one PNG file or folder") }
     }
 
@@ -261,8 +262,8 @@ struct Project: ParsableCommand {
             if let url = o.progress {
                 written += [url, Recipe.url(besides: url)]
                 try session.finish(progressPlan(result, names: names, scale: tileScale),
-                                   try RenderOptions.parse(["-o", url.path, "--fps", String(fps), "--batch-size", String(batchSize)] + (quiet ? ["-q"] : [])),
-                                   command: "project", settings: settingsRecord())
+                                   RenderTarget(output: url.path, batchSize: batchSize, quiet: quiet, noLabels: false, framesPerSecond: fps),
+                                   settings: settingsRecord())
             }
         } catch {
             for url in written { try? FileManager.default.removeItem(at: url) }

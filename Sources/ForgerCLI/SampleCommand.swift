@@ -42,24 +42,20 @@ struct Sample: ParsableCommand {
     var shard: String?
     @Option(help: "Grid columns, 1 to \(Limits.maximumColumns) (default: a near-square grid).")
     var columns: Int?
-    @Option(help: "Enlarge each image by this integer factor, 1 to \(Limits.maximumScale) (default: until it is at least 64 px).")
-    var scale: Int?
-    @Flag(help: "No text in the grid: no sample numbers under the tiles.")
-    var noLabels = false
-    @Option(help: "Images computed at once, 1 to \(Limits.maximumBatchSize) (bounds memory).")
-    var batchSize = 64
+    @OptionGroup var layout: LayoutOptions
     @OptionGroup var files: OutputOptions
 
     var count: Int { samples ?? 16 }
+    var scale: Int? { layout.scale }
+    var noLabels: Bool { layout.noLabels }
+    var batchSize: Int { layout.batchSize }
 
     func validate() throws {
         guard output != nil || outNpy != nil || each != nil else {
             throw ValidationError("nothing to write: give -o grid.png, --each DIR and/or --out-npy outputs.npy")
         }
         try Limits.check(count, 1...Limits.maximumLatents, "-n/--samples")
-        try Limits.check(batchSize, 1...Limits.maximumBatchSize, "--batch-size")
         if let columns { try Limits.check(columns, 1...Limits.maximumColumns, "--columns") }
-        if let scale { try Limits.check(scale, 1...Limits.maximumScale, "--scale") }
         if latents != nil && from != nil { throw ValidationError("give --latents or --from, not both") }
         if latents != nil || from != nil, samples != nil || seed != nil {
             throw ValidationError("-n and --seed draw latents from seeds; with --latents or --from the latents are given, so leave them out")

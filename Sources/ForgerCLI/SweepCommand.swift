@@ -68,8 +68,8 @@ struct SweepCommand: ParsableCommand {
             rows = rankRows(rows, session: session, batchSize: render.batchSize)
             rows = Array(rows.prefix(top ?? rows.count))
         }
-        let plan = try rowGridPlan(rows, values: values.map(caption), session: session, render: render, title: "sweep of \(baseLatent.name)")
-        try session.finish(plan, render, command: "sweep", settings: [
+        let plan = try rowGridPlan(rows, values: values.map(caption), session: session, render: render.target, title: "sweep of \(baseLatent.name)")
+        try session.finish(plan, render.target, settings: [
             "base": base, "dims": dims ?? "", "directions": directions ?? "", "names": names ?? "", "range": range ?? "",
             "steps": String(steps), "rank": String(rank), "top": top.map(String.init) ?? ""])
     }
@@ -98,7 +98,7 @@ func rankRows(_ rows: [SweepRow], session: Session, batchSize: Int) -> [SweepRow
 
 /// A PNG with one row per `rows` entry and one column per value, or a GIF with one tile per
 /// row whose frames run through the values and back.
-func rowGridPlan(_ rows: [SweepRow], values: [String], session: Session, render: RenderOptions, title: String) throws -> RenderPlan {
+func rowGridPlan(_ rows: [SweepRow], values: [String], session: Session, render: RenderTarget, title: String) throws -> RenderPlan {
     let latents = rows.flatMap(\.latents)   // row-major
     let steps = values.count, names = rows.map(\.name)
     switch try render.format {
@@ -173,10 +173,10 @@ struct Analogy: ParsableCommand {
         let cells = Latent.analogy(la.vector, lb.vector, lc.vector, xs: ts, ys: ts)
         let plan = RenderPlan(format: .png, latents: cells, labels: session.labels(cells.count),
                               frames: [.init(tiles: cells.indices.map { $0 })],
-                              layout: .init(columns: steps, scale: session.scale(render),
+                              layout: .init(columns: steps, scale: session.scale(render.target),
                                             rowCaptions: ts.map { "y=\(caption($0))" }, columnCaptions: ts.map { "x=\(caption($0))" },
                                             title: "A=\(la.name) B=\(lb.name) C=\(lc.name)"))
-        try session.finish(plan, render, command: "analogy", settings: [
+        try session.finish(plan, render.target, settings: [
             "a": a, "b": b, "c": c, "steps": String(steps), "extent": String(extent)])
     }
 }

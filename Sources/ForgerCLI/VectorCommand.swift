@@ -103,15 +103,15 @@ struct VectorCommand: ParsableCommand {
             case .png:
                 plan = RenderPlan(format: .png, latents: latents, labels: session.labels(latents.count),
                                   frames: [.init(tiles: latents.indices.map { $0 })],
-                                  layout: .init(columns: steps, scale: session.scale(render), tileLabels: labels,
+                                  layout: .init(columns: steps, scale: session.scale(render.target), tileLabels: labels,
                                                 title: "\(base.name) + s * \(name)"))
             case .gif:
                 let order = pingPong(steps)
                 plan = RenderPlan(format: .gif, latents: latents, labels: session.labels(latents.count),
                                   frames: order.map { .init(tiles: [$0], caption: labels[$0]) },
-                                  layout: .init(columns: 1, scale: session.scale(render)), gif: session.gifSettings(render))
+                                  layout: .init(columns: 1, scale: session.scale(render.target)), gif: session.gifSettings(render.target))
             }
-            try session.finish(plan, render, command: "vector apply", settings: [
+            try session.finish(plan, render.target, settings: [
                 "name": name, "to": to, "strengths": strengths, "steps": String(steps), "library": library.library])
         }
     }
@@ -209,9 +209,9 @@ struct Arith: ParsableCommand {
         tiles += row + [Int?](repeating: nil, count: width - row.count)
         rowCaptions.append("= result")
         let plan = RenderPlan(format: .png, latents: all, labels: session.labels(all.count), frames: [.init(tiles: tiles)],
-                              layout: .init(columns: width, scale: session.scale(render), rowCaptions: rowCaptions,
+                              layout: .init(columns: width, scale: session.scale(render.target), rowCaptions: rowCaptions,
                                             title: parsed.description))
-        try session.finish(plan, render, command: "arith", settings: [
+        try session.finish(plan, render.target, settings: [
             "expression": expression, "latents": latents ?? "", "library": library.library,
             "neighbours": String(neighbours), "noise": String(noise ?? 0.25), "noise-seed": String(noiseSeed ?? 0)])
     }

@@ -82,14 +82,14 @@ struct Walk: ParsableCommand {
         let frameFiles = try framesDir.map { try framePaths($0, count: path.count) }
         var latents: [[Float]] = [], holds: [Int] = []
         for frame in path { latents.append(frame.latent); holds.append(frame.holdCount) }
-        let layout = RenderPlan.Layout(columns: 1, scale: session.scale(render), padding: 0)
+        let layout = RenderPlan.Layout(columns: 1, scale: session.scale(render.target), padding: 0)
         let format = try render.format
         let plan = RenderPlan(format: format, latents: latents, labels: nil, classWeights: weights,
                               frames: format == .gif ? latents.indices.map { .init(tiles: [$0], hold: holds[$0]) }
                                                      : [.init(tiles: latents.indices.map { $0 })],
                               layout: format == .gif ? layout : .init(columns: latents.count, scale: layout.scale, padding: 0),
-                              gif: session.gifSettings(render))
-        try session.finish(plan, render, command: "walk", settings: settings)
+                              gif: session.gifSettings(render.target))
+        try session.finish(plan, render.target, settings: settings)
         if let strip {
             var stripPlan = plan
             stripPlan.format = .png

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 
 /// One frame of a path: a latent shown for `holdCount` frame times (>= 1).
 ///
