@@ -11,19 +11,31 @@ import ModelIO
 ///
 /// with layers as in `--architecture` files, and the weights file holds D's parameters and
 /// running statistics named "<layer>.<name>" as in checkpoints (without the "D." prefix).
+/// A class-conditional D sees the class as extra input channels (`LabelChannels`); its section
+/// adds `"label_channels": {"classes": K, "channels": E, "embedding": "embedding"}`, its
+/// input shape counts those channels, and the weights file holds the (K, E) table too.
 public enum SavedDiscriminator {
     public static let key = "discriminator"
     public static let weightsFile = "discriminator.safetensors"
+    static let labelChannelsKey = "label_channels", embeddingTensor = "embedding"
 
-    /// model.json's section for `network`.
-    public static func section(for network: Network) -> JSONValue {
-        .object(["weights": .string(weightsFile), "input_shape": .array(network.inputShape.map { .number(Double($0)) }),
-                 "layers": .array(network.blueprints.map(\.json))])
+    /// model.json's section for `network` (and the label channels of a conditional D).
+    public static func section(for network: Network, labelChannels: LabelChannels? = nil) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "weights": .string(weightsFile), "input_shape": .array(network.inputShape.map { .number(Double($0)) }),
+            "layers": .array(network.blueprints.map(\.json))]
+        if let table = labelChannels?.embedding.table.value {
+            o[labelChannelsKey] = .object(["classes": .number(Double(table.shape[0])), "channels": .number(Double(table.shape[1])),
+                                           "embedding": .string(embeddingTensor)])
+        }
+        return .object(o)
     }
 
-    /// The weights file's bytes: parameters and buffers of `network`.
-    public static func encodedWeights(of network: Network) -> Data {
-        SafeTensors.encode((network.namedParameters + network.namedBuffers).map { ($0.name, TensorRecord($0.parameter.value)) })
+    /// The weights file's bytes: parameters and buffers of `network`, then the label embedding.
+    public static func encodedWeights(of network: Network, labelChannels: LabelChannels? = nil) -> Data {
+        let tensors = (network.namedParameters + network.namedBuffers).map { ($0.name, TensorRecord($0.parameter.value)) }
+            + (labelChannels.map { [(embeddingTensor, TensorRecord($0.embedding.table.value))] } ?? [])
+        return SafeTensors.encode(tensors)
     }
 
     /// The discriminator saved with a model, its layers up to and including `throughLayer`
@@ -35,6 +47,9 @@ public enum SavedDiscriminator {
         guard case .string(let file)? = section["weights"], !file.contains("/"), case .array(let shapeValues)? = section["input_shape"],
               let layers = section["layers"] else {
             throw fail("needs 'weights' (a file name in the model directory), 'input_shape' and 'layers'")
+        }
+        if section[labelChannelsKey] != nil {
+            throw fail("is class-conditional (it reads the class as extra input channels), and the feature loss takes only an unconditional discriminator; drop --feature-weight")
         }
         let shape = try shapeValues.map { v -> Int in
             guard case .number(let d) = v, d == d.rounded(), d >= 1, d < 1e6 else { throw fail("'input_shape' must hold positive integers") }

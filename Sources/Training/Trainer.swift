@@ -426,22 +426,19 @@ public final class GANTrainer {
     /// The generator as a Forger model directory (model.json + weights.safetensors), its
     /// weight average when training keeps one; a
     /// conditional one declares its class embedding ("embedding") in model.json's conditioning.
-    /// An unconditional model gets its discriminator too (`SavedDiscriminator`), written before
-    /// the manifest that names it.
+    /// Its discriminator goes beside it (`SavedDiscriminator`, with the label channels of a
+    /// conditional one), written before the manifest that names it.
     public func exportModel(to directory: URL, name: String, description: String, training: JSONValue?) throws {
         try withExportedGenerator { try exportModelAsItStands(to: directory, name: name, description: description, training: training) }
     }
 
     private func exportModelAsItStands(to directory: URL, name: String, description: String, training: JSONValue?) throws {
-        var extra: [String: JSONValue] = [:]
-        if latentJoin == nil {
-            if !FileManager.default.fileExists(atPath: directory.path) {
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
-            }
-            try AtomicFile.write(SavedDiscriminator.encodedWeights(of: discriminator),
-                                 to: directory.appendingPathComponent(SavedDiscriminator.weightsFile))
-            extra[SavedDiscriminator.key] = SavedDiscriminator.section(for: discriminator)
+        if !FileManager.default.fileExists(atPath: directory.path) {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
         }
+        try AtomicFile.write(SavedDiscriminator.encodedWeights(of: discriminator, labelChannels: labelChannels),
+                             to: directory.appendingPathComponent(SavedDiscriminator.weightsFile))
+        let extra = [SavedDiscriminator.key: SavedDiscriminator.section(for: discriminator, labelChannels: labelChannels)]
         var (specs, tensors) = generator.exportSpecs()
         var conditioning: ConditioningSpec? = nil
         if let latentJoin, let cond = config.conditional {

@@ -97,6 +97,17 @@ final class ConditionalTrainerTests: XCTestCase {
         XCTAssertEqual(model.manifest.latentSize, 4)
         XCTAssertEqual(model.manifest.latentShape, [7, 1, 1], "the joined latent's view: 4 values and a 3-wide embedding")
 
+        // D is saved beside G with its label channels: the same values as the trainer's, the
+        // input shape counting the class channels; the feature loss refuses it by name.
+        let section = try XCTUnwrap(model.manifest.extra[SavedDiscriminator.key], "no discriminator section")
+        XCTAssertEqual(section["label_channels"], .object(["classes": .number(3), "channels": .number(3), "embedding": .string("embedding")]))
+        XCTAssertEqual(section["input_shape"], .array([4, 8, 8].map { .number($0) }), "1 image channel + 3 label channels")
+        let saved = Dictionary(uniqueKeysWithValues: try SafeTensors.read(dir.appendingPathComponent(SavedDiscriminator.weightsFile))
+            .map { ($0.name, $0.record.values) })
+        XCTAssertEqual(saved["embedding"], t.labelChannels!.embedding.table.value.data)
+        for (name, p) in t.discriminator.namedParameters { XCTAssertEqual(saved[name], p.value.data, "D's \(name)") }
+        XCTAssertThrowsError(try SavedDiscriminator.load(model)) { XCTAssertTrue("\($0)".contains("class-conditional"), "\($0)") }
+
         // The engine computes what the trainer's generator does, class by class.
         XCTAssertEqual(t.fixedLabels, [0, 1, 2, 0, 1, 2])
         XCTAssertLessThan(maxAbsDifference(model.generator.forward(t.fixedNoise, labels: t.fixedLabels), t.samples()), 1e-5)
