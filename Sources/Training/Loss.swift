@@ -20,38 +20,27 @@ public enum GANLoss: String, CaseIterable, Sendable {
     }
 
     /// The real half of the discriminator's loss (the two halves add up; D sees them in turn).
-    public func discriminatorReal(_ logits: Tensor) -> (loss: Float, grad: Tensor) {
-        var g = Tensor(zeros: logits.shape)
-        let n = Float(logits.count)
-        var loss: Double = 0
-        for i in 0..<logits.count {
-            let l = logits.data[i]
-            switch self {
-            case .nonSaturating, .minimax:       // -log sigmoid(l) = softplus(-l)
-                loss += Double(softplus(-l)); g.data[i] = -sigmoid(-l) / n
-            case .hinge:
-                loss += Double(max(0, 1 - l)); g.data[i] = l < 1 ? -1 / n : 0
-            case .leastSquares:
-                loss += Double(0.5 * (l - 1) * (l - 1)); g.data[i] = (l - 1) / n
-            }
-        }
-        return (Float(loss / Double(n)), g)
-    }
+    public func discriminatorReal(_ logits: Tensor) -> (loss: Float, grad: Tensor) { discriminatorHalf(logits, real: true) }
 
     /// The fake half of the discriminator's loss.
-    public func discriminatorFake(_ logits: Tensor) -> (loss: Float, grad: Tensor) {
+    public func discriminatorFake(_ logits: Tensor) -> (loss: Float, grad: Tensor) { discriminatorHalf(logits, real: false) }
+
+    /// One half, with s = 1 for real logits and -1 for fakes: -log sigmoid(s l) = softplus(-s l),
+    /// max(0, 1 - s l), or 0.5 (l - t)^2 with the target t = 1 for real and 0 for fakes; the
+    /// mean over the batch, and its gradient.
+    private func discriminatorHalf(_ logits: Tensor, real: Bool) -> (loss: Float, grad: Tensor) {
         var g = Tensor(zeros: logits.shape)
-        let n = Float(logits.count)
+        let n = Float(logits.count), s: Float = real ? 1 : -1, target: Float = real ? 1 : 0
         var loss: Double = 0
         for i in 0..<logits.count {
             let l = logits.data[i]
             switch self {
-            case .nonSaturating, .minimax:       // -log(1 - sigmoid(l)) = softplus(l)
-                loss += Double(softplus(l)); g.data[i] = sigmoid(l) / n
+            case .nonSaturating, .minimax:
+                loss += Double(softplus(-s * l)); g.data[i] = -s * sigmoid(-s * l) / n
             case .hinge:
-                loss += Double(max(0, 1 + l)); g.data[i] = l > -1 ? 1 / n : 0
+                loss += Double(max(0, 1 - s * l)); g.data[i] = s * l < 1 ? -s / n : 0
             case .leastSquares:
-                loss += Double(0.5 * l * l); g.data[i] = l / n
+                loss += Double(0.5 * (l - target) * (l - target)); g.data[i] = (l - target) / n
             }
         }
         return (Float(loss / Double(n)), g)
