@@ -3,6 +3,10 @@ import Dispatch
 
 /// Splits `count` independent items over the machine's cores.
 public enum Parallel {
+    /// The process's thread budget: one worker per core. Plans take theirs from
+    /// `KernelPolicy.workers`; the passes that have no policy (elementwise, batch norm, training
+    /// kernels) read this. Only `forger bench` changes it, between timed runs, to time one
+    /// worker against all; nothing else (no test) writes it.
     nonisolated(unsafe) public static var workerCount: Int = {
         let cores = sysconfCores()
         return max(1, cores)
