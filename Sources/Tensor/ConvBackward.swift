@@ -19,6 +19,28 @@ struct WorkerBuffers {
 
     var perWorker: Int { partial + columns + columnGradient }
 
+    /// Runs `pass(images, scratch, x, weight, dy, dx)` over the batch's `n` images, one chunk a
+    /// worker, `scratch` the worker's own slice of these buffers and `dx` (nil unless
+    /// `needInputGradient`) the input gradient's values; returns those values (empty without).
+    mutating func runImages(_ n: Int, workers: Int, input: Tensor, weight: Tensor, gradOutput: Tensor,
+                            needInputGradient: Bool,
+                            _ pass: (Range<Int>, UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                     UnsafePointer<Float>, UnsafeMutablePointer<Float>?) -> Void) -> [Float] {
+        var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
+        let perWorker = self.perWorker
+        withValues(input, weight, gradOutput) { x, wt, dy in
+            dxStorage.withUnsafeMutableBufferPointer { dx in
+                storage.withUnsafeMutableBufferPointer { scratch in
+                    let dxBase = needInputGradient ? dx.baseAddress : nil
+                    Parallel.forChunks(n, maxWorkers: workers) { images, worker in
+                        pass(images, scratch.baseAddress! + worker * perWorker, x, wt, dy, dxBase)
+                    }
+                }
+            }
+        }
+        return dxStorage
+    }
+
     /// Adds each worker's partial weight gradient into `total`, in worker order.
     func addPartials(into total: inout Tensor) {
         total.data.withUnsafeMutableBufferPointer { t in
@@ -31,6 +53,18 @@ struct WorkerBuffers {
             }
         }
     }
+}
+
+/// The end of an im2col backward pass: the workers' weight gradients (and the bias's) added
+/// in, and the input gradient, FastGemm's where it ran.
+func finishIm2col(_ buffers: WorkerBuffers, dx: [Float], input: Tensor, gradOutput: Tensor, fastInput: Tensor?,
+                  needWeightGradient: Bool, gradWeight: inout Tensor, gradBias: inout Tensor?) -> Tensor? {
+    if needWeightGradient {
+        buffers.addPartials(into: &gradWeight)
+        if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
+    }
+    if let fastInput { return fastInput }
+    return dx.isEmpty ? nil : Tensor(shape: input.shape, data: dx)
 }
 
 /// `body` with plain pointers to three tensors' values.
@@ -68,27 +102,14 @@ public enum Conv2dBackward {
         var buffers = WorkerBuffers(workers: workers, partial: needWeightGradient ? weight.count : 0,
                                     columns: needWeightGradient ? patch * positions : 0,
                                     columnGradient: needInputGradient ? patch * positions : 0)
-        var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
-        let (perWorker, columnsAt, gradientAt) = (buffers.perWorker, buffers.partial, buffers.partial + buffers.columns)
-        withValues(input, weight, gradOutput) { x, wt, dy in
-            dxStorage.withUnsafeMutableBufferPointer { dx in
-                buffers.storage.withUnsafeMutableBufferPointer { scratch in
-                    let dxBase = needInputGradient ? dx.baseAddress : nil
-                    Parallel.forChunks(n, maxWorkers: workers) { images, worker in
-                        let own = scratch.baseAddress! + worker * perWorker
-                        im2colPass(images, g, height: h, width: w, x: x, weight: wt, dy: dy, dx: dxBase,
-                                   dW: needWeightGradient ? own : nil, columns: own + columnsAt,
-                                   columnGradient: own + gradientAt)
-                    }
-                }
-            }
+        let (columnsAt, gradientAt) = (buffers.partial, buffers.partial + buffers.columns)
+        let dx = buffers.runImages(n, workers: workers, input: input, weight: weight, gradOutput: gradOutput,
+                                   needInputGradient: needInputGradient) { images, own, x, wt, dy, dx in
+            im2colPass(images, g, height: h, width: w, x: x, weight: wt, dy: dy, dx: dx,
+                       dW: needWeightGradient ? own : nil, columns: own + columnsAt, columnGradient: own + gradientAt)
         }
-        if needWeightGradient {
-            buffers.addPartials(into: &gradWeight)
-            if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
-        }
-        if let fastInput { return fastInput }
-        return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
+        return finishIm2col(buffers, dx: dx, input: input, gradOutput: gradOutput, fastInput: fastInput,
+                            needWeightGradient: needWeightGradient, gradWeight: &gradWeight, gradBias: &gradBias)
     }
 
     /// Images `images` of the im2col pass: with `dW`, dW (O, K) += dY (O, P) * col^T (P, K);
@@ -178,29 +199,17 @@ public enum ConvTranspose2dBackward {
         if fastWeights, gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
         if !needInputGradient && !needWeightGradient { return fastInput }
         let rows = g.outChannels * g.kernelHeight * g.kernelWidth, positions = h * w
-        var dxStorage = needInputGradient ? [Float](repeating: 0, count: input.count) : []
         let workers = min(n, policy.workers)
         var buffers = WorkerBuffers(workers: workers, partial: needWeightGradient ? weight.count : 0,
                                     columns: rows * positions, columnGradient: 0)
-        let (perWorker, columnsAt) = (buffers.perWorker, buffers.partial)
-        withValues(input, weight, gradOutput) { x, wt, dy in
-            dxStorage.withUnsafeMutableBufferPointer { dx in
-                buffers.storage.withUnsafeMutableBufferPointer { scratch in
-                    let dxBase = needInputGradient ? dx.baseAddress : nil
-                    Parallel.forChunks(n, maxWorkers: workers) { images, worker in
-                        let own = scratch.baseAddress! + worker * perWorker
-                        im2colPass(images, g, height: h, width: w, x: x, weight: wt, dy: dy, dx: dxBase,
-                                   dW: needWeightGradient ? own : nil, columns: own + columnsAt)
-                    }
-                }
-            }
+        let columnsAt = buffers.partial
+        let dx = buffers.runImages(n, workers: workers, input: input, weight: weight, gradOutput: gradOutput,
+                                   needInputGradient: needInputGradient) { images, own, x, wt, dy, dx in
+            im2colPass(images, g, height: h, width: w, x: x, weight: wt, dy: dy, dx: dx,
+                       dW: needWeightGradient ? own : nil, columns: own + columnsAt)
         }
-        if needWeightGradient {
-            buffers.addPartials(into: &gradWeight)
-            if gradBias != nil { accumulateChannelSums(gradOutput, into: &gradBias!) }
-        }
-        if let fastInput { return fastInput }
-        return needInputGradient ? Tensor(shape: input.shape, data: dxStorage) : nil
+        return finishIm2col(buffers, dx: dx, input: input, gradOutput: gradOutput, fastInput: fastInput,
+                            needWeightGradient: needWeightGradient, gradWeight: &gradWeight, gradBias: &gradBias)
     }
 
     /// Images `images` of the im2col pass: the output gradient's columns under the adjoint
